@@ -1,0 +1,41 @@
+"""Request dependencies: the app's services and the caller's tenant."""
+
+from __future__ import annotations
+
+import hmac
+from typing import Annotated
+
+from fastapi import Depends, Header, Request
+
+from kefu.container import Services
+from kefu.dialogue.manager import ChatError
+from kefu.domain.types import DEFAULT_TENANT, TenantId
+from kefu.settings import Settings
+
+
+def get_services(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+
+
+def tenant_for_key(settings: Settings, key: str | None) -> TenantId:
+    """Map a channel key to its tenant; with no keys configured everyone is `default`."""
+    if not settings.channels.keys:
+        return DEFAULT_TENANT
+    if key:
+        for k in settings.channels.keys:
+            if hmac.compare_digest(k.key.get_secret_value(), key):
+                return TenantId(k.tenant)
+    raise ChatError("unauthorized", "a valid channel key (X-Kefu-Key) is required", 401)
+
+
+def get_tenant(
+    services: ServicesDep, x_kefu_key: Annotated[str | None, Header()] = None
+) -> TenantId:
+    return tenant_for_key(services.settings, x_kefu_key)
+
+
+TenantDep = Annotated[TenantId, Depends(get_tenant)]

@@ -1,0 +1,1 @@
+"""Channel adapters (WebSocket, REST) and the gateway checks they share."""

@@ -1,0 +1,1 @@
+"""Commerce: order, logistics and catalog connectors and the actions flows call."""

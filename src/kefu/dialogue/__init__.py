@@ -1,0 +1,1 @@
+"""Dialogue: event-sourced tracker, stores, locks, flow engine and the turn manager."""

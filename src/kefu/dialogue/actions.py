@@ -1,0 +1,75 @@
+"""Named actions that flows call (`action: lookup_order`), and slot validators."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+
+from kefu.domain.types import JsonValue
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ActionContext:
+    session_id: str
+    tenant: str
+    user_id: str | None
+    user_verified: bool
+    lang: str
+    slots: Mapping[str, JsonValue]
+    # Unique per (session, flow frame, step, turn): a retried write must not write twice.
+    idempotency_key: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ActionResult:
+    """`status` is what flows branch on: ok, not_found, forbidden, error, or an action's own."""
+
+    status: str
+    data: dict[str, JsonValue] = field(default_factory=dict)
+
+
+Action = Callable[[ActionContext], Awaitable[ActionResult]]
+
+
+class ActionRegistry:
+    def __init__(self, *, timeout_s: float = 5.0) -> None:
+        self._actions: dict[str, Action] = {}
+        self._timeout = timeout_s
+
+    def register(self, name: str, action: Action) -> None:
+        self._actions[name] = action
+
+    def names(self) -> set[str]:
+        return set(self._actions)
+
+    async def run(self, name: str, ctx: ActionContext) -> ActionResult:
+        """Run an action with a timeout. Failures become status `error`, never an exception."""
+        action = self._actions.get(name)
+        if action is None:
+            log.error("dialogue.unknown_action name=%s", name)
+            return ActionResult(status="error", data={"error": "unknown_action"})
+        try:
+            async with asyncio.timeout(self._timeout):
+                return await action(ctx)
+        except TimeoutError:
+            log.warning("dialogue.action_timeout name=%s", name)
+            return ActionResult(status="error", data={"error": "timeout"})
+        except Exception:
+            log.exception("dialogue.action_failed name=%s", name)
+            return ActionResult(status="error", data={"error": "exception"})
+
+
+Validator = Callable[[str], str | None]
+"""Returns the normalised value, or None when the value is not acceptable."""
+
+
+def _nonempty(value: str) -> str | None:
+    v = value.strip()
+    return v if 0 < len(v) <= 500 else None
+
+
+VALIDATORS: dict[str, Validator] = {"nonempty": _nonempty}

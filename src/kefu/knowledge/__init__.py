@@ -1,0 +1,1 @@
+"""Knowledge: FAQ and documents, retrieval, answer cache."""

@@ -1,0 +1,1 @@
+"""Understanding: language, rules, entities, the classifier and the LLM stage."""

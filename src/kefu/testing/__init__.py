@@ -1,0 +1,1 @@
+"""Test doubles and conformance suites shipped with kefu."""

@@ -1,0 +1,1 @@
+"""The web chat page (static HTML/JS over the WebSocket)."""
