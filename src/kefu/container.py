@@ -89,11 +89,16 @@ def build_services(
     metrics = Metrics()
     store = store or build_store(settings)
     locks = build_locks(settings)
-    nlu = nlu or StageOneNlu(rules=RuleSet.default(), extractor=RegexEntityExtractor())
+    nlu = nlu or StageOneNlu(
+        rules=RuleSet.default(),
+        extractor=RegexEntityExtractor(order_patterns=settings.nlu.order_patterns),
+    )
     orders = orders or InMemoryOrderService()
     actions = ActionRegistry()
     OrderActions(orders).register(actions)
-    engine = FlowEngine(load_flows(settings.flow_paths), actions)
+    engine = FlowEngine(
+        load_flows(settings.flow_paths), actions, intent_threshold=settings.nlu.intent_threshold
+    )
     manager = DialogueManager(
         settings=settings, store=store, locks=locks, nlu=nlu, engine=engine, metrics=metrics,
         knowledge=knowledge,

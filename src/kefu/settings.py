@@ -8,6 +8,8 @@ from typing import Literal
 from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from kefu.nlu.settings import NluSettings
+
 PLACEHOLDER_SECRETS = frozenset({"changeme", "change-me", "secret", "dev", ""})
 
 
@@ -91,6 +93,7 @@ class Settings(BaseSettings):
     session: SessionSettings = Field(default_factory=SessionSettings)
     limits: LimitSettings = Field(default_factory=LimitSettings)
     channels: ChannelSettings = Field(default_factory=ChannelSettings)
+    nlu: NluSettings = Field(default_factory=NluSettings)
     # Extra flow files or folders; the built-in flows always load first.
     flow_paths: list[Path] = Field(default_factory=list)
 

@@ -242,7 +242,9 @@ class DialogueManager:
         self, tracker: Tracker, req: ChatRequest
     ) -> tuple[TurnOutput, tuple[Source, ...], str]:
         state = tracker.state
-        lang = req.lang or (detect_lang(req.text) if req.text else None) or state.lang
+        current = state.lang if state.turn > 0 else None
+        detected = detect_lang(req.text, current=current) if req.text else None
+        lang = req.lang or detected or state.lang
         if lang not in ("zh", "en"):
             lang = self._settings.default_lang
         turn = self._understand(tracker, req, lang)

@@ -1,0 +1,34 @@
+"""Shared fixtures: settings on a temporary data folder, services, an app client."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from kefu.api.app import create_app
+from kefu.container import Services, build_services
+from kefu.settings import Settings
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(
+        env="test",
+        data_dir=tmp_path,
+        storage={"url": f"sqlite+aiosqlite:///{tmp_path / 'kefu.db'}"},
+        _env_file=None,
+    )
+
+
+@pytest.fixture
+def services(settings: Settings) -> Services:
+    return build_services(settings)
+
+
+@pytest.fixture
+def client(services: Services) -> Iterator[TestClient]:
+    with TestClient(create_app(services=services)) as c:
+        yield c
