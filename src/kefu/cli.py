@@ -176,3 +176,7 @@ class _Backend:
 
 def main() -> None:
     app()
+
+
+if __name__ == "__main__":
+    main()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from redis.asyncio import Redis
@@ -62,7 +63,10 @@ def build_store(settings: Settings) -> TrackerStore:
     url = settings.resolved_storage_url()
     if url == "memory://":
         return InMemoryTrackerStore()
-    engine = make_engine(url, echo=settings.storage.echo, pool_size=settings.storage.pool_size)
+    engine = make_engine(
+        url, echo=settings.storage.echo, pool_size=settings.storage.pool_size,
+        schema=settings.storage.schema_name,
+    )
     return SqlTrackerStore(engine, group_commit_ms=settings.storage.group_commit_ms)
 
 
@@ -84,6 +88,7 @@ def build_services(
     orders: OrderService | None = None,
     nlu: IntentRecognizer | None = None,
     knowledge: KnowledgeAnswerer | None = None,
+    extra_actions: Callable[[ActionRegistry], None] | None = None,
 ) -> Services:
     settings = settings or Settings()
     metrics = Metrics()
@@ -94,8 +99,10 @@ def build_services(
         extractor=RegexEntityExtractor(order_patterns=settings.nlu.order_patterns),
     )
     orders = orders or InMemoryOrderService()
-    actions = ActionRegistry()
+    actions = ActionRegistry(timeout_s=settings.action_timeout_s)
     OrderActions(orders).register(actions)
+    if extra_actions is not None:
+        extra_actions(actions)
     engine = FlowEngine(
         load_flows(settings.flow_paths), actions, intent_threshold=settings.nlu.intent_threshold
     )

@@ -27,6 +27,8 @@ class StorageSettings(BaseModel):
     # Commit batching window: turns that finish within this many milliseconds share one commit.
     # 0 means "whatever is queued when the writer wakes up" (still batches under load).
     group_commit_ms: float = Field(default=0.0, ge=0.0, le=50.0)
+    # PostgreSQL schema (search path) for kefu's tables; None: the server's default.
+    schema_name: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
     echo: bool = False
     pool_size: int = Field(default=10, ge=1, le=200)
 
@@ -94,6 +96,8 @@ class Settings(BaseSettings):
     limits: LimitSettings = Field(default_factory=LimitSettings)
     channels: ChannelSettings = Field(default_factory=ChannelSettings)
     nlu: NluSettings = Field(default_factory=NluSettings)
+    # Time limit for one back-end action a flow calls (lookup, write ...).
+    action_timeout_s: float = Field(default=5.0, gt=0, le=120)
     # Extra flow files or folders; the built-in flows always load first.
     flow_paths: list[Path] = Field(default_factory=list)
 

@@ -66,12 +66,6 @@ class FlowEngine:
         self._max_steps = max_steps
         self._clock = clock
 
-    def claims(self, tracker: Tracker, turn: TurnInput) -> bool:
-        """Whether the flow engine answers this turn (else knowledge / fallback do)."""
-        return bool(tracker.state.flow_stack) or self._flow_for(turn) is not None or (
-            "stop" in turn.nlu.acts
-        )
-
     async def handle(self, tracker: Tracker, turn: TurnInput) -> TurnOutput:
         out = TurnOutput()
         frame = tracker.state.active
@@ -96,11 +90,34 @@ class FlowEngine:
         return out
 
     async def _handle_idle(self, tracker: Tracker, turn: TurnInput, out: TurnOutput) -> None:
-        target = self._flow_for(turn)
+        redo = self._correction_target(tracker, turn)
+        target = redo or self._flow_for(turn)
         if target is not None:
             await self._start(tracker, target, turn, out)
         elif "stop" in turn.nlu.acts:
             out.say(TextReply(text=text("nothing_to_cancel", tracker.state.lang)))
+
+    def _correction_target(self, tracker: Tracker, turn: TurnInput) -> Flow | None:
+        """After a flow finished, '不对，订单号是…' re-runs that flow with the new value."""
+        name = tracker.state.last_completed_flow
+        if "correct" not in turn.nlu.acts or name is None:
+            return None
+        flow = self.flows.get(name)
+        if flow is None:
+            return None
+        for step in flow.steps:
+            if step.collect is not None and turn.nlu.entity(step.entity or step.collect):
+                return flow
+        return None
+
+    def claims(self, tracker: Tracker, turn: TurnInput) -> bool:
+        """Whether the flow engine answers this turn (else knowledge / fallback do)."""
+        return (
+            bool(tracker.state.flow_stack)
+            or self._flow_for(turn) is not None
+            or "stop" in turn.nlu.acts
+            or self._correction_target(tracker, turn) is not None
+        )
 
     def _flow_for(self, turn: TurnInput) -> Flow | None:
         if turn.nlu.confidence < self._threshold:

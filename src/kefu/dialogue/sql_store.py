@@ -58,8 +58,14 @@ def _json_dumps(obj: Any) -> str:
     return orjson.dumps(obj).decode()
 
 
-def make_engine(url: str, *, echo: bool = False, pool_size: int = 10) -> AsyncEngine:
-    """An async engine; SQLite files get WAL and a busy timeout, their folder is created."""
+def make_engine(
+    url: str, *, echo: bool = False, pool_size: int = 10, schema: str | None = None
+) -> AsyncEngine:
+    """An async engine; SQLite files get WAL and a busy timeout, their folder is created.
+
+    `schema` (PostgreSQL) sets the search path, so several deployments or tests can share
+    one database.
+    """
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
@@ -77,9 +83,12 @@ def make_engine(url: str, *, echo: bool = False, pool_size: int = 10) -> AsyncEn
             cur.close()
 
         return engine
+    connect_args: dict[str, Any] = {"timeout": 10, "command_timeout": 30}
+    if schema:
+        connect_args["server_settings"] = {"search_path": schema}
     return create_async_engine(
         url, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True,
-        pool_timeout=10,
+        pool_timeout=10, connect_args=connect_args,
     )
 
 

@@ -59,6 +59,7 @@ class DialogueState:
     history: list[HistoryItem] = field(default_factory=list)
     handoff: HandoffRequested | None = None
     last_action: ActionExecuted | None = None
+    last_completed_flow: str | None = None
     # Option ids offered by the latest bot turn: a button click must name one of them.
     offered_options: dict[str, dict[str, JsonValue]] = field(default_factory=dict)
     offered_option_groups: dict[str, list[dict[str, JsonValue]]] = field(default_factory=dict)
@@ -88,6 +89,7 @@ def apply_event(state: DialogueState, event: Event) -> None:
         state.intent = None
         state.handoff = None
         state.last_action = None
+        state.last_completed_flow = None
         state.offered_options.clear()
         state.offered_option_groups.clear()
         state.offered_labels.clear()
@@ -114,6 +116,8 @@ def apply_event(state: DialogueState, event: Event) -> None:
                 frame.retries = event.retries
     elif isinstance(event, FlowEnded):
         state.flow_stack = [f for f in state.flow_stack if f.frame_id != event.frame_id]
+        if event.outcome == "completed":
+            state.last_completed_flow = event.flow
     elif isinstance(event, ActionExecuted):
         state.last_action = event
     elif isinstance(event, BotUttered):

@@ -1,0 +1,154 @@
+"""Runs every tests/conversations/*.yaml script against the real dialogue engine.
+
+A script is a list of turns. A turn sends `user: TEXT`, `click: LABEL` (an option of the
+previous reply, by its label), or `action: {id, payload}`; may switch a fake connector first
+(`connector: {orders: timeout|error|garbage|ok}`); and states what must hold after it:
+
+    intent, stage, flow (name or null), step, expecting, slots (subset; null = absent),
+    says (substrings of the reply text), not_says, options (labels offered), card (kind),
+    answer_source, handoff (true/false), error (an error code the turn must be refused with),
+    writes (how many fake writes have happened so far).
+
+Header keys: `name`, `user_id`, `flows` (extra flow files beside the script).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from kefu.container import Services, build_services
+from kefu.dialogue.manager import ButtonAction, ChatError, ChatRequest, TurnResult
+from kefu.dialogue.memory_store import InMemoryTrackerStore
+from kefu.domain.types import DEFAULT_TENANT
+from kefu.settings import Settings
+from kefu.testing.fakes import FakeOrderService, FakeWriteActions
+
+HERE = Path(__file__).parent
+SCRIPTS = sorted(HERE.glob("*.yaml"))
+
+
+@dataclass
+class Harness:
+    services: Services
+    orders: FakeOrderService
+    writes: FakeWriteActions
+    user_id: str | None
+    session_id: str | None = None
+    last: TurnResult | None = None
+    log: list[str] = field(default_factory=list)
+
+    async def send(self, turn: dict[str, Any]) -> TurnResult | ChatError:
+        if "connector" in turn:
+            self.orders.mode = turn["connector"]["orders"]
+        action = None
+        text = turn.get("user")
+        if "click" in turn:
+            action = self._click(str(turn["click"]))
+        elif "action" in turn:
+            action = ButtonAction(id=turn["action"]["id"], payload=turn["action"].get("payload", {}))
+        req = ChatRequest(tenant=DEFAULT_TENANT, session_id=self.session_id, user_id=self.user_id,
+                          text=text, action=action, lang=turn.get("lang"))
+        try:
+            result = await self.services.manager.handle(req)
+        except ChatError as exc:
+            self.log.append(f"  ! error {exc.code}")
+            return exc
+        self.session_id = result.session_id
+        self.last = result
+        self.log.append(f"> {text or turn.get('click') or turn.get('action')}")
+        self.log += [f"< {r.get('text', r.get('kind'))}" for r in result.replies]
+        return result
+
+    def _click(self, label: str) -> ButtonAction:
+        assert self.last is not None, "click before any reply"
+        for reply in self.last.replies:
+            for opt in reply.get("options", []) if reply["type"] == "options" else []:
+                if opt["label"] == label:
+                    return ButtonAction(id=opt["id"], payload=opt["payload"])
+        raise AssertionError(f"no option labelled {label!r} in the last reply")
+
+
+def _reply_text(result: TurnResult) -> str:
+    return "\n".join(str(r.get("text", "")) for r in result.replies)
+
+
+def _check(h: Harness, turn: dict[str, Any], got: TurnResult | ChatError) -> None:
+    where = f"turn {turn!r}\n" + "\n".join(h.log)
+    if "error" in turn:
+        assert isinstance(got, ChatError) and got.code == turn["error"], where
+        return
+    assert isinstance(got, TurnResult), f"{where}\nrefused: {got}"
+    intent = got.intent
+    if "intent" in turn:
+        assert intent is not None and intent.name == turn["intent"], f"{where}\nintent={intent}"
+    if "stage" in turn:
+        assert intent is not None and intent.stage == turn["stage"], where
+    if "flow" in turn:
+        name = got.flow.name if got.flow else None
+        assert name == turn["flow"], f"{where}\nflow={got.flow}"
+    if "step" in turn:
+        assert got.flow is not None and got.flow.step == turn["step"], f"{where}\nflow={got.flow}"
+    if "expecting" in turn:
+        assert got.flow is not None and got.flow.expecting == turn["expecting"], where
+    for k, v in (turn.get("slots") or {}).items():
+        assert got.slots.get(k) == v, f"{where}\nslots={got.slots}"
+    text = _reply_text(got)
+    for s in _as_list(turn.get("says")):
+        assert s in text, f"{where}\nreply text: {text!r}"
+    for s in _as_list(turn.get("not_says")):
+        assert s not in text, f"{where}\nreply text: {text!r}"
+    labels = [o["label"] for r in got.replies if r["type"] == "options" for o in r["options"]]
+    for label in _as_list(turn.get("options")):
+        assert label in labels, f"{where}\noptions={labels}"
+    if "card" in turn:
+        kinds = [r["kind"] for r in got.replies if r["type"] == "card"]
+        assert turn["card"] in kinds, f"{where}\ncards={kinds}"
+    if "answer_source" in turn:
+        assert got.answer_source == turn["answer_source"], where
+    if "handoff" in turn:
+        assert (got.handoff is not None) == bool(turn["handoff"]), where
+    if "writes" in turn:
+        assert len(h.writes.writes) == turn["writes"], f"{where}\nwrites={h.writes.writes}"
+
+
+def _as_list(v: Any) -> list[str]:
+    if v is None:
+        return []
+    return [str(x) for x in v] if isinstance(v, list) else [str(v)]
+
+
+@pytest.fixture
+async def harness_factory(tmp_path: Path) -> AsyncIterator[Any]:
+    made: list[Services] = []
+
+    async def make(script: dict[str, Any], script_path: Path) -> Harness:
+        flows = [script_path.parent / f for f in script.get("flows", [])]
+        settings = Settings(env="test", data_dir=tmp_path, flow_paths=flows,
+                            action_timeout_s=0.2, _env_file=None)
+        orders = FakeOrderService()
+        writes = FakeWriteActions()
+        services = build_services(settings, store=InMemoryTrackerStore(), orders=orders,
+                                  extra_actions=writes.register)
+        await services.start()
+        made.append(services)
+        return Harness(services=services, orders=orders, writes=writes,
+                       user_id=script.get("user_id"))
+
+    yield make
+    for s in made:
+        await s.close()
+
+
+@pytest.mark.parametrize("path", SCRIPTS, ids=[p.stem for p in SCRIPTS])
+async def test_conversation(path: Path, harness_factory: Any) -> None:
+    script = yaml.safe_load(path.read_text(encoding="utf-8"))
+    h = await harness_factory(script, path)
+    for turn in script["turns"]:
+        got = await h.send(turn)
+        _check(h, turn, got)
