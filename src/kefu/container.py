@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -89,6 +90,7 @@ def build_services(
     nlu: IntentRecognizer | None = None,
     knowledge: KnowledgeAnswerer | None = None,
     extra_actions: Callable[[ActionRegistry], None] | None = None,
+    clock: Callable[[], float] = time.time,
 ) -> Services:
     settings = settings or Settings()
     metrics = Metrics()
@@ -104,11 +106,12 @@ def build_services(
     if extra_actions is not None:
         extra_actions(actions)
     engine = FlowEngine(
-        load_flows(settings.flow_paths), actions, intent_threshold=settings.nlu.intent_threshold
+        load_flows(settings.flow_paths), actions, intent_threshold=settings.nlu.intent_threshold,
+        clock=clock,
     )
     manager = DialogueManager(
         settings=settings, store=store, locks=locks, nlu=nlu, engine=engine, metrics=metrics,
-        knowledge=knowledge,
+        knowledge=knowledge, clock=clock,
     )
     return Services(
         settings=settings, store=store, locks=locks, nlu=nlu, orders=orders, engine=engine,

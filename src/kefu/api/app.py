@@ -11,6 +11,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from kefu import __version__
 from kefu.api import chat, health, ws
@@ -49,6 +50,13 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     return app
 
 
+_HTTP_CODES = {
+    400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+    405: "method_not_allowed", 413: "too_large", 415: "unsupported_media_type",
+    429: "rate_limited",
+}
+
+
 def _error(status: int, code: str, message: str) -> JSONResponse:
     return JSONResponse(status_code=status, content={"error": {"code": code, "message": message}})
 
@@ -57,6 +65,23 @@ def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ChatError)
     async def on_chat_error(request: Request, exc: ChatError) -> JSONResponse:
         return _error(exc.status, exc.code, exc.message)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def on_http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = _HTTP_CODES.get(exc.status_code, "http_error")
+        if exc.status_code == 400:
+            try:
+                (await request.body()).decode("utf-8")
+                code = "bad_json"
+            except UnicodeDecodeError:
+                code = "invalid_utf8"
+        message = exc.detail if isinstance(exc.detail, str) else code
+        if code == "invalid_utf8":
+            message = "the request body must be UTF-8 JSON"
+        response = _error(exc.status_code, code, message)
+        if exc.headers:
+            response.headers.update(exc.headers)
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def on_invalid(request: Request, exc: RequestValidationError) -> JSONResponse:

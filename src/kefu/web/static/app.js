@@ -7,29 +7,29 @@
 (function () {
   "use strict";
 
-  var MAX_CHARS = 2000;
-  var STORE_KEY = "kefu.session_id";
-  var PING_MS = 25000;
-  var BACKOFF_BASE_MS = 500;
-  var BACKOFF_MAX_MS = 30000;
-  var FORGET_CODES = ["session_not_found", "session_forbidden", "invalid_session_id"];
-  var ERROR_TEXTS = {
+  const MAX_CHARS = 2000;
+  const STORE_KEY = "kefu.session_id";
+  const PING_MS = 25000;
+  const BACKOFF_BASE_MS = 500;
+  const BACKOFF_MAX_MS = 30000;
+  const FORGET_CODES = ["session_not_found", "session_forbidden", "invalid_session_id"];
+  const ERROR_TEXTS = {
     rate_limited: "发送太频繁，请稍后再试 / Too many messages, please slow down",
     text_too_long: "消息太长了，请精简到 2000 字以内 / The message is too long (2000 max)",
     empty_text: "不能发送空消息 / Empty messages are not sent",
     frame_too_large: "消息太大了 / The message is too large",
     store_unavailable: "系统繁忙，请稍后再试 / The service is busy, please try again",
   };
-  var STATUS_TEXTS = {
+  const STATUS_TEXTS = {
     queued: "待发送 / Queued",
     sending: "发送中 / Sending",
     unconfirmed: "可能未送达 / May not have arrived",
     failed: "发送失败 / Not sent",
   };
-  var CARD_NAMES = { order: "订单 / Order", logistics: "物流 / Shipment" };
+  const CARD_NAMES = { order: "订单卡片 / Order card", logistics: "物流卡片 / Shipment card" };
 
-  var params = new URLSearchParams(window.location.search);
-  var state = {
+  const params = new URLSearchParams(window.location.search);
+  const state = {
     ws: null,
     sessionId: loadSessionId(),
     queue: [],
@@ -41,12 +41,12 @@
     seq: 0,
     stopped: false,
   };
-  var ui = {};
+  const ui = {};
 
   /* ---- helpers ------------------------------------------------------------------------ */
 
   function el(tag, className, text) {
-    var node = document.createElement(tag);
+    const node = document.createElement(tag);
     if (className) node.className = className;
     if (text !== undefined && text !== null) node.textContent = String(text);
     return node;
@@ -57,16 +57,16 @@
   }
 
   function formatTime(ms) {
-    var d = new Date(ms);
-    var hm = pad2(d.getHours()) + ":" + pad2(d.getMinutes());
+    const d = new Date(ms);
+    const hm = pad2(d.getHours()) + ":" + pad2(d.getMinutes());
     if (d.toDateString() === new Date().toDateString()) return hm;
     return pad2(d.getMonth() + 1) + "-" + pad2(d.getDate()) + " " + hm;
   }
 
   function money(amount, currency) {
-    var n = Number(amount);
-    if (amount === null || amount === undefined || isNaN(n)) return String(amount ?? "");
-    var sign = !currency || currency === "CNY" ? "¥" : currency + " ";
+    const n = Number(amount);
+    if (amount === null || amount === undefined || isNaN(n)) return display(amount);
+    const sign = !currency || currency === "CNY" ? "¥" : currency + " ";
     return sign + n.toFixed(2);
   }
 
@@ -98,7 +98,7 @@
   }
 
   function makeRow(role, content, timeMs) {
-    var row = el("div", "row row-" + role);
+    const row = el("div", "row row-" + role);
     if (role === "agent") row.appendChild(el("div", "who", "人工客服 / Agent"));
     row.appendChild(content);
     row.appendChild(el("time", "stamp", formatTime(timeMs || Date.now())));
@@ -114,13 +114,13 @@
   }
 
   function addNotice(text, kind) {
-    var note = el("div", "notice" + (kind ? " notice-" + kind : ""), text);
+    const note = el("div", "notice" + (kind ? " notice-" + kind : ""), text);
     note.setAttribute("role", kind === "error" ? "alert" : "note");
     return append(note);
   }
 
   function addUserMessage(text, cmid) {
-    var row = addBubble("user", text);
+    const row = addBubble("user", text);
     row.dataset.cmid = cmid;
     row.appendChild(el("span", "status"));
     setStatus(cmid, isOpen() ? "sending" : "queued");
@@ -129,7 +129,7 @@
 
   function setStatus(cmid, status) {
     if (!cmid) return;
-    var rows = ui.messages.querySelectorAll(".row-user[data-cmid]");
+    const rows = ui.messages.querySelectorAll(".row-user[data-cmid]");
     rows.forEach(function (row) {
       if (row.dataset.cmid !== cmid) return;
       row.dataset.status = status || "";
@@ -158,9 +158,9 @@
 
   function renderOptions(reply) {
     if (reply.text) addBubble("bot", reply.text);
-    var options = Array.isArray(reply.options) ? reply.options : [];
+    const options = Array.isArray(reply.options) ? reply.options : [];
     if (!options.length) return;
-    var group = el("div", "options");
+    const group = el("div", "options");
     group.setAttribute("role", "group");
     group.setAttribute("aria-label", reply.text || "可选项 / Choices");
     if (reply.multi) fillMulti(group, reply, options);
@@ -170,7 +170,7 @@
 
   function fillButtons(group, options) {
     options.forEach(function (opt) {
-      var button = el("button", "option", opt.label);
+      const button = el("button", "option", opt.label);
       button.type = "button";
       button.addEventListener("click", function () {
         disableGroup(group);
@@ -182,16 +182,16 @@
   }
 
   function fillMulti(group, reply, options) {
-    var chosen = [];
-    var confirm = el("button", "confirm", "确认 / Confirm");
+    const chosen = [];
+    const confirm = el("button", "confirm", "确认 / Confirm");
     confirm.type = "button";
     confirm.disabled = true;
     options.forEach(function (opt) {
-      var label = el("label", "check");
-      var box = el("input");
+      const label = el("label", "check");
+      const box = el("input");
       box.type = "checkbox";
       box.addEventListener("change", function () {
-        var at = chosen.indexOf(opt);
+        const at = chosen.indexOf(opt);
         if (box.checked && at < 0) chosen.push(opt);
         if (!box.checked && at >= 0) chosen.splice(at, 1);
         confirm.disabled = chosen.length === 0;
@@ -202,8 +202,8 @@
     confirm.addEventListener("click", function () {
       if (!chosen.length) return;
       disableGroup(group);
-      var selected = chosen.map(function (o) { return asObject(o.payload); });
-      var labels = chosen.map(function (o) { return o.label; }).join("、");
+      const selected = chosen.map(function (o) { return asObject(o.payload); });
+      const labels = chosen.map(function (o) { return o.label; }).join("、");
       sendAction(reply.id || "multi", { selected: selected }, labels);
     });
     group.appendChild(confirm);
@@ -212,8 +212,8 @@
   /* ---- cards -------------------------------------------------------------------------- */
 
   function cardHead(title, id, badge) {
-    var head = el("div", "card-head");
-    var name = el("div", "card-title", title);
+    const head = el("div", "card-head");
+    const name = el("div", "card-title", title);
     if (id) name.appendChild(el("span", "card-id", id));
     head.appendChild(name);
     if (badge) head.appendChild(el("span", "badge", badge));
@@ -227,24 +227,24 @@
   }
 
   function orderCard(data) {
-    var card = el("div", "card card-order");
+    const card = el("div", "card card-order");
     card.appendChild(cardHead("订单 / Order", data.order_id, data.status_label));
-    var list = el("ul", "items");
+    const list = el("ul", "items");
     (Array.isArray(data.items) ? data.items : []).forEach(function (raw) {
-      var item = asObject(raw);
-      var li = el("li", "item");
-      var main = el("div", "item-main");
+      const item = asObject(raw);
+      const li = el("li", "item");
+      const main = el("div", "item-main");
       main.appendChild(el("div", "item-name", item.name));
-      var opts = itemOptions(item.options);
+      const opts = itemOptions(item.options);
       if (opts) main.appendChild(el("div", "item-opts", opts));
       li.appendChild(main);
-      var qty = item.quantity === undefined ? 1 : item.quantity;
+      const qty = item.quantity === undefined ? 1 : item.quantity;
       li.appendChild(el("div", "item-price", money(item.price, data.currency) + " × " + qty));
       list.appendChild(li);
     });
     card.appendChild(list);
     if (data.total !== undefined) {
-      var total = el("div", "card-total");
+      const total = el("div", "card-total");
       total.append(el("span", null, "合计 / Total"), el("strong", null, money(data.total, data.currency)));
       card.appendChild(total);
     }
@@ -252,15 +252,15 @@
   }
 
   function logisticsCard(data) {
-    var card = el("div", "card card-logistics");
+    const card = el("div", "card card-logistics");
     card.appendChild(cardHead("物流 / Shipment", data.courier_name || data.courier, data.status_label));
     if (data.tracking_number) {
       card.appendChild(el("div", "card-line", "运单号 / Tracking no. " + data.tracking_number));
     }
-    var list = el("ol", "timeline");
+    const list = el("ol", "timeline");
     (Array.isArray(data.events) ? data.events : []).forEach(function (raw) {
-      var ev = asObject(raw);
-      var li = el("li", "event");
+      const ev = asObject(raw);
+      const li = el("li", "event");
       if (typeof ev.ts === "number") li.appendChild(el("time", "event-time", formatTime(ev.ts * 1000)));
       li.appendChild(el("div", "event-desc", ev.description));
       if (ev.location) li.appendChild(el("div", "event-loc", ev.location));
@@ -271,11 +271,11 @@
   }
 
   function tableCard(title, data) {
-    var card = el("div", "card card-table");
+    const card = el("div", "card card-table");
     card.appendChild(cardHead(title));
-    var table = el("table", "kv");
+    const table = el("table", "kv");
     Object.keys(data).forEach(function (key) {
-      var tr = el("tr");
+      const tr = el("tr");
       tr.append(el("th", null, key), el("td", null, display(data[key])));
       table.appendChild(tr);
     });
@@ -284,8 +284,8 @@
   }
 
   function renderCard(kind, rawData) {
-    var data = asObject(rawData);
-    var card;
+    const data = asObject(rawData);
+    let card;
     if (kind === "order") card = orderCard(data);
     else if (kind === "logistics") card = logisticsCard(data);
     else card = tableCard(display(kind || "信息 / Info"), data);
@@ -302,8 +302,8 @@
   }
 
   function renderHandoff(handoff) {
-    var text = "已为您转接人工客服，请稍候 / Connecting you to a human agent";
-    var ticket = asObject(handoff).ticket_id;
+    let text = "已为您转接人工客服，请稍候 / Connecting you to a human agent";
+    const ticket = asObject(handoff).ticket_id;
     if (ticket) text += " · 工单 / Ticket " + ticket;
     addNotice(text, "handoff");
   }
@@ -335,7 +335,7 @@
   }
 
   function onPush(frame) {
-    var shown = false;
+    let shown = false;
     if (frame.text) { addBubble("bot", frame.text); shown = true; }
     if (Array.isArray(frame.replies)) { frame.replies.forEach(renderReply); shown = true; }
     if (frame.kind && frame.data) { renderCard(frame.kind, frame.data); shown = true; }
@@ -358,7 +358,7 @@
     addNotice(ERROR_TEXTS[frame.code] || display(frame.message || frame.code), "error");
   }
 
-  var HANDLERS = {
+  const HANDLERS = {
     reply: onReply,
     reply_delta: onDelta,
     agent_message: function (frame) { addBubble("agent", frame.text); },
@@ -369,14 +369,14 @@
 
   function onMessage(event) {
     state.awaitingPong = false;
-    var frame;
+    let frame;
     try {
       frame = JSON.parse(event.data);
     } catch (err) {
       console.warn("kefu: a frame that is not JSON", err);
       return;
     }
-    var handler = HANDLERS[asObject(frame).type];
+    const handler = HANDLERS[asObject(frame).type];
     if (!handler) return;
     try {
       handler(frame);
@@ -393,16 +393,16 @@
   }
 
   function wsUrl() {
-    var q = new URLSearchParams({ channel: "web" });
+    const q = new URLSearchParams({ channel: "web" });
     if (state.sessionId) q.set("session_id", state.sessionId);
     if (params.get("user_id")) q.set("user_id", params.get("user_id"));
     if (params.get("key")) q.set("key", params.get("key"));
-    var scheme = window.location.protocol === "https:" ? "wss:" : "ws:";
+    const scheme = window.location.protocol === "https:" ? "wss:" : "ws:";
     return scheme + "//" + window.location.host + "/v1/ws?" + q.toString();
   }
 
   function setConn(kind, text) {
-    var texts = {
+    const texts = {
       connecting: "连接中… / Connecting…",
       online: "在线 / Online",
       reconnecting: "已断开，正在重连… / Reconnecting…",
@@ -418,12 +418,12 @@
       return;
     }
     state.queue.push(frame);
-    if (!state.ws && !state.stopped) reconnectNow();
+    reconnectNow(); // a customer is waiting: skip the rest of the backoff
   }
 
   function flushQueue() {
     while (state.queue.length && isOpen()) {
-      var frame = state.queue.shift();
+      const frame = state.queue.shift();
       state.ws.send(JSON.stringify(frame));
       setStatus(frame.client_msg_id, "sending");
     }
@@ -433,7 +433,7 @@
     clearTimeout(state.reconnectTimer);
     state.reconnectTimer = null;
     setConn("connecting");
-    var ws;
+    let ws;
     try {
       ws = new WebSocket(wsUrl());
     } catch (err) {
@@ -456,7 +456,7 @@
   }
 
   function onDrop(code) {
-    var ws = state.ws;
+    const ws = state.ws;
     state.ws = null;
     stopPing();
     endStreaming(true);
@@ -471,21 +471,21 @@
   }
 
   function backoffDelay(attempt) {
-    var cap = Math.min(BACKOFF_MAX_MS, BACKOFF_BASE_MS * Math.pow(2, attempt));
+    const cap = Math.min(BACKOFF_MAX_MS, BACKOFF_BASE_MS * Math.pow(2, attempt));
     return Math.round(cap / 2 + (Math.random() * cap) / 2);
   }
 
   function scheduleReconnect() {
-    var delay = backoffDelay(state.attempt);
+    const delay = backoffDelay(state.attempt);
     state.attempt += 1;
-    var secs = Math.max(1, Math.round(delay / 1000));
+    const secs = Math.max(1, Math.round(delay / 1000));
     setConn("reconnecting", "已断开，" + secs + " 秒后重连 / Reconnecting in " + secs + "s");
     clearTimeout(state.reconnectTimer);
     state.reconnectTimer = setTimeout(connect, delay);
   }
 
   function reconnectNow() {
-    if (state.ws || state.stopped) return;
+    if (state.ws || state.stopped || !state.reconnectTimer) return;
     connect();
   }
 
@@ -510,19 +510,19 @@
   /* ---- sending ------------------------------------------------------------------------ */
 
   function sendText(text) {
-    var cmid = nextMsgId();
+    const cmid = nextMsgId();
     addUserMessage(text, cmid);
     sendFrame({ type: "message", text: text, client_msg_id: cmid });
   }
 
   function sendAction(id, payload, label) {
-    var cmid = nextMsgId();
+    const cmid = nextMsgId();
     addUserMessage(label, cmid);
     sendFrame({ type: "action", id: id, payload: payload, client_msg_id: cmid });
   }
 
   function submitInput() {
-    var text = ui.input.value.trim();
+    const text = ui.input.value.trim();
     if (!text) return;
     sendText(text.slice(0, MAX_CHARS));
     ui.input.value = "";
@@ -531,11 +531,11 @@
   }
 
   function onInput() {
-    var len = ui.input.value.length;
+    const len = ui.input.value.length;
     ui.counter.hidden = len < MAX_CHARS * 0.9;
     ui.counter.textContent = len + "/" + MAX_CHARS;
-    ui.input.style.height = "auto";
-    ui.input.style.height = Math.min(ui.input.scrollHeight, 140) + "px";
+    ui.input.style.height = "";
+    if (len) ui.input.style.height = Math.min(ui.input.scrollHeight, 140) + "px";
   }
 
   function onKeyDown(event) {
@@ -575,42 +575,42 @@
 
   function historyRow(entry) {
     entry = asObject(entry);
-    var role = entry.role === "user" ? "user" : entry.role === "agent" ? "agent" : "bot";
-    var lines = display(entry.text).split("\n");
-    var cards = [];
-    var text = lines.filter(function (line) {
-      var m = /^\[([A-Za-z0-9_-]+)\]$/.exec(line.trim());
+    const role = entry.role === "user" ? "user" : entry.role === "agent" ? "agent" : "bot";
+    const lines = display(entry.text).split("\n");
+    const cards = [];
+    const text = lines.filter(function (line) {
+      const m = /^\[([A-Za-z0-9_-]+)\]$/.exec(line.trim());
       if (m) cards.push(m[1]);
       return !m;
     }).join("\n").trim();
-    var time = typeof entry.time === "number" ? entry.time * 1000 : undefined;
-    var content = el("div", "bubble", text);
+    const time = typeof entry.time === "number" ? entry.time * 1000 : undefined;
+    const content = el("div", "bubble", text);
     cards.forEach(function (kind) {
-      content.appendChild(el("span", "card-ref", "［" + (CARD_NAMES[kind] || kind) + "］"));
+      content.appendChild(el("span", "card-ref", CARD_NAMES[kind] || "卡片 / Card: " + kind));
     });
     return makeRow(role, content, time);
   }
 
   function renderHistory(history) {
     if (!Array.isArray(history) || !history.length) return;
-    var frag = document.createDocumentFragment();
+    const frag = document.createDocumentFragment();
     history.forEach(function (entry) { frag.appendChild(historyRow(entry)); });
-    var divider = el("div", "notice notice-divider", "以上为历史消息 / Earlier messages");
+    const divider = el("div", "notice notice-divider", "以上为历史消息 / Earlier messages");
     frag.appendChild(divider);
     ui.messages.insertBefore(frag, ui.messages.firstChild);
     scrollToEnd();
   }
 
   function sessionUrl(id) {
-    var url = "/v1/sessions/" + encodeURIComponent(id);
+    const url = "/v1/sessions/" + encodeURIComponent(id);
     if (params.get("user_id")) url += "?user_id=" + encodeURIComponent(params.get("user_id"));
     return url;
   }
 
   async function restoreHistory() {
-    var headers = { Accept: "application/json" };
+    const headers = { Accept: "application/json" };
     if (params.get("key")) headers["X-Kefu-Key"] = params.get("key");
-    var res;
+    let res;
     try {
       res = await fetch(sessionUrl(state.sessionId), { headers: headers, cache: "no-store" });
     } catch (err) {
@@ -626,7 +626,7 @@
       addNotice("暂时无法加载历史消息 / Could not load earlier messages");
       return;
     }
-    var body = await res.json().catch(function () { return null; });
+    const body = await res.json().catch(function () { return null; });
     renderHistory(asObject(body).history);
   }
 
