@@ -15,8 +15,9 @@ from rich.table import Table
 from kefu import __version__
 from kefu.settings import Settings
 
-app = typer.Typer(help="kefu (客服): self-hosted customer service for e-commerce shops.",
-                  no_args_is_help=True)
+app = typer.Typer(
+    help="kefu (客服): self-hosted customer service for e-commerce shops.", no_args_is_help=True
+)
 console = Console()
 
 
@@ -42,17 +43,25 @@ def serve(
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(message)s")
     h = host or settings.server.host
     p = port or settings.server.port
-    console.print(f"[bold green]kefu[/] serving on http://{h}:{p}  (storage: "
-                  f"{settings.resolved_storage_url()})")
+    console.print(
+        f"[bold green]kefu[/] serving on http://{h}:{p}  (storage: "
+        f"{settings.resolved_storage_url()})"
+    )
     uvicorn.run(
-        create_app(settings), host=h, port=p, log_level=log_level.lower(),
-        ws_max_size=settings.limits.max_frame_bytes * 4, access_log=False,
+        create_app(settings),
+        host=h,
+        port=p,
+        log_level=log_level.lower(),
+        ws_max_size=settings.limits.max_frame_bytes * 4,
+        access_log=False,
     )
 
 
 @app.command()
 def chat(
-    url: Annotated[str | None, typer.Option(help="A running kefu, e.g. http://127.0.0.1:8000")] = None,
+    url: Annotated[
+        str | None, typer.Option(help="A running kefu, e.g. http://127.0.0.1:8000")
+    ] = None,
     user_id: Annotated[str | None, typer.Option(help="The customer's user id")] = None,
     lang: Annotated[str | None, typer.Option(help="Force zh or en")] = None,
 ) -> None:
@@ -75,8 +84,12 @@ async def _chat_loop(url: str | None, user_id: str | None, lang: str | None) -> 
                 return
             if not line:
                 continue
-            body: dict[str, Any] = {"session_id": session_id, "user_id": user_id,
-                                    "channel": "cli", "lang": lang}
+            body: dict[str, Any] = {
+                "session_id": session_id,
+                "user_id": user_id,
+                "channel": "cli",
+                "lang": lang,
+            }
             if line.isdigit() and 0 < int(line) <= len(options):
                 opt = options[int(line) - 1]
                 body["action"] = {"id": opt["id"], "payload": opt.get("payload", {})}
@@ -163,8 +176,12 @@ class _Backend:
 
         action = body.get("action")
         req = ChatRequest(
-            tenant=DEFAULT_TENANT, session_id=body.get("session_id"), user_id=body.get("user_id"),
-            channel="cli", text=body.get("text"), lang=body.get("lang"),
+            tenant=DEFAULT_TENANT,
+            session_id=body.get("session_id"),
+            user_id=body.get("user_id"),
+            channel="cli",
+            text=body.get("text"),
+            lang=body.get("lang"),
             action=ButtonAction(id=action["id"], payload=action["payload"]) if action else None,
         )
         try:

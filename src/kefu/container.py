@@ -65,7 +65,9 @@ def build_store(settings: Settings) -> TrackerStore:
     if url == "memory://":
         return InMemoryTrackerStore()
     engine = make_engine(
-        url, echo=settings.storage.echo, pool_size=settings.storage.pool_size,
+        url,
+        echo=settings.storage.echo,
+        pool_size=settings.storage.pool_size,
         schema=settings.storage.schema_name,
     )
     return SqlTrackerStore(engine, group_commit_ms=settings.storage.group_commit_ms)
@@ -106,14 +108,29 @@ def build_services(
     if extra_actions is not None:
         extra_actions(actions)
     engine = FlowEngine(
-        load_flows(settings.flow_paths), actions, intent_threshold=settings.nlu.intent_threshold,
+        load_flows(settings.flow_paths),
+        actions,
+        intent_threshold=settings.nlu.intent_threshold,
         clock=clock,
     )
     manager = DialogueManager(
-        settings=settings, store=store, locks=locks, nlu=nlu, engine=engine, metrics=metrics,
-        knowledge=knowledge, clock=clock,
+        settings=settings,
+        store=store,
+        locks=locks,
+        nlu=nlu,
+        engine=engine,
+        metrics=metrics,
+        knowledge=knowledge,
+        clock=clock,
     )
     return Services(
-        settings=settings, store=store, locks=locks, nlu=nlu, orders=orders, engine=engine,
-        metrics=metrics, manager=manager, knowledge=knowledge,
+        settings=settings,
+        store=store,
+        locks=locks,
+        nlu=nlu,
+        orders=orders,
+        engine=engine,
+        metrics=metrics,
+        manager=manager,
+        knowledge=knowledge,
     )

@@ -51,9 +51,17 @@ class Harness:
         if "click" in turn:
             action = self._click(str(turn["click"]))
         elif "action" in turn:
-            action = ButtonAction(id=turn["action"]["id"], payload=turn["action"].get("payload", {}))
-        req = ChatRequest(tenant=DEFAULT_TENANT, session_id=self.session_id, user_id=self.user_id,
-                          text=text, action=action, lang=turn.get("lang"))
+            action = ButtonAction(
+                id=turn["action"]["id"], payload=turn["action"].get("payload", {})
+            )
+        req = ChatRequest(
+            tenant=DEFAULT_TENANT,
+            session_id=self.session_id,
+            user_id=self.user_id,
+            text=text,
+            action=action,
+            lang=turn.get("lang"),
+        )
         try:
             result = await self.services.manager.handle(req)
         except ChatError as exc:
@@ -129,16 +137,19 @@ async def harness_factory(tmp_path: Path) -> AsyncIterator[Any]:
 
     async def make(script: dict[str, Any], script_path: Path) -> Harness:
         flows = [script_path.parent / f for f in script.get("flows", [])]
-        settings = Settings(env="test", data_dir=tmp_path, flow_paths=flows,
-                            action_timeout_s=0.2, _env_file=None)
+        settings = Settings(
+            env="test", data_dir=tmp_path, flow_paths=flows, action_timeout_s=0.2, _env_file=None
+        )
         orders = FakeOrderService()
         writes = FakeWriteActions()
-        services = build_services(settings, store=InMemoryTrackerStore(), orders=orders,
-                                  extra_actions=writes.register)
+        services = build_services(
+            settings, store=InMemoryTrackerStore(), orders=orders, extra_actions=writes.register
+        )
         await services.start()
         made.append(services)
-        return Harness(services=services, orders=orders, writes=writes,
-                       user_id=script.get("user_id"))
+        return Harness(
+            services=services, orders=orders, writes=writes, user_id=script.get("user_id")
+        )
 
     yield make
     for s in made:

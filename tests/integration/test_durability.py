@@ -27,8 +27,10 @@ def test_sigkill_mid_flow_then_restart_continues_the_same_step(tmp_path: Path) -
             state = c.get(f"/v1/sessions/{sid}").json()
             assert [h["role"] for h in state["history"]] == ["user", "bot", "user", "bot"]
             assert [h["text"] for h in state["history"]][::2] == ["查订单", "先看看物流"]
-            assert [f["flow"] for f in state["flow_stack"]] == ["order_status",
-                                                                "logistics_tracking"]
+            assert [f["flow"] for f in state["flow_stack"]] == [
+                "order_status",
+                "logistics_tracking",
+            ]
             r = c.post("/v1/chat", json={"session_id": sid, "text": "KF202611180002"}).json()
             texts = " ".join(x.get("text", "") for x in r["replies"])
             assert "SF1234567890123" in texts and "继续刚才的「查询订单」" in texts
@@ -39,8 +41,8 @@ def test_sigkill_mid_flow_then_restart_continues_the_same_step(tmp_path: Path) -
 
 def test_no_acknowledged_turn_is_lost_under_load(tmp_path: Path) -> None:
     server = ServerProcess(
-        data_dir=tmp_path, env={"KEFU_LIMITS__PER_SESSION_BURST": "1000",
-                                "KEFU_LIMITS__PER_SESSION_RATE": "1000"},
+        data_dir=tmp_path,
+        env={"KEFU_LIMITS__PER_SESSION_BURST": "1000", "KEFU_LIMITS__PER_SESSION_RATE": "1000"},
     ).start()
     acked: list[tuple[str, str]] = []
     stop = threading.Event()

@@ -26,15 +26,15 @@ def test_turns_of_one_session_stay_in_order_across_processes(
     a = ServerProcess(data_dir=tmp_path / "a", env=env).start()
     b = ServerProcess(data_dir=tmp_path / "b", env=env).start()
     try:
-        sid = httpx.post(f"{a.url}/v1/chat", json={"text": "你好"}, timeout=10).json()[
-            "session_id"
-        ]
+        sid = httpx.post(f"{a.url}/v1/chat", json={"text": "你好"}, timeout=10).json()["session_id"]
 
         async def fire() -> list[int]:
             async with httpx.AsyncClient(timeout=20) as c:
                 reqs = [
-                    c.post(f"{(a if i % 2 else b).url}/v1/chat",
-                           json={"session_id": sid, "text": f"谢谢 {i}"})
+                    c.post(
+                        f"{(a if i % 2 else b).url}/v1/chat",
+                        json={"session_id": sid, "text": f"谢谢 {i}"},
+                    )
                     for i in range(30)
                 ]
                 return [r.status_code for r in await asyncio.gather(*reqs)]
@@ -49,11 +49,13 @@ def test_turns_of_one_session_stay_in_order_across_processes(
             users = sorted(h["text"] for h in history[2::2])
             assert users == sorted(f"谢谢 {i}" for i in range(30))
         # A flow started on A waits for its order id, and B continues it.
-        r = httpx.post(f"{a.url}/v1/chat", json={"session_id": sid, "text": "查订单"},
-                       timeout=10).json()
+        r = httpx.post(
+            f"{a.url}/v1/chat", json={"session_id": sid, "text": "查订单"}, timeout=10
+        ).json()
         assert r["flow"]["expecting"] == "order_id"
-        r = httpx.post(f"{b.url}/v1/chat", json={"session_id": sid, "text": "KF202611180002"},
-                       timeout=10).json()
+        r = httpx.post(
+            f"{b.url}/v1/chat", json={"session_id": sid, "text": "KF202611180002"}, timeout=10
+        ).json()
         assert any(x["type"] == "card" for x in r["replies"])
     finally:
         a.stop()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import MutableMapping
 from typing import Any
 
 import orjson
@@ -95,7 +96,7 @@ async def _resume(conn: _Connection) -> None:
     conn.bind(conn.session_id)
 
 
-async def _on_frame(conn: _Connection, message: dict[str, Any]) -> None:
+async def _on_frame(conn: _Connection, message: MutableMapping[str, Any]) -> None:
     limit = conn.services.settings.limits.max_frame_bytes
     raw = message.get("text")
     if raw is None:
@@ -143,21 +144,32 @@ async def _on_turn(conn: _Connection, frame: dict[str, Any], kind: str, cmid: An
     else:
         aid, payload = frame.get("id"), frame.get("payload") or {}
         if not isinstance(aid, str) or not aid or len(aid) > 128 or not isinstance(payload, dict):
-            await conn.error("bad_action", "an action frame needs an id and an object payload", cmid)
+            await conn.error(
+                "bad_action", "an action frame needs an id and an object payload", cmid
+            )
             return
         action, text = ButtonAction(id=aid, payload=payload), None
     lang = frame.get("lang") if frame.get("lang") in ("zh", "en") else None
     req = ChatRequest(
-        tenant=conn.tenant, session_id=conn.session_id, user_id=conn.user_id,
-        channel=conn.channel, text=text, action=action, lang=lang,
+        tenant=conn.tenant,
+        session_id=conn.session_id,
+        user_id=conn.user_id,
+        channel=conn.channel,
+        text=text,
+        action=action,
+        lang=lang,
         client_msg_id=cmid if isinstance(cmid, str) else None,
     )
     try:
         result = await conn.services.manager.handle(req)
     except ChatError as exc:
         await conn.send_frame(
-            {"type": "error", "code": exc.code, "message": exc.message,
-             **({"client_msg_id": cmid} if isinstance(cmid, str) else {})}
+            {
+                "type": "error",
+                "code": exc.code,
+                "message": exc.message,
+                **({"client_msg_id": cmid} if isinstance(cmid, str) else {}),
+            }
         )
         return
     conn.bind(result.session_id)

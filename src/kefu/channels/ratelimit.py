@@ -58,8 +58,6 @@ class KeyedRateLimiter:
         # A bucket idle long enough to be full again carries no state worth keeping.
         full_after = self._burst / self._rate
         now = self._clock()
-        self._buckets = {
-            k: b for k, b in self._buckets.items() if now - b._last < full_after  # noqa: SLF001
-        }
+        self._buckets = {k: b for k, b in self._buckets.items() if now - b._last < full_after}
         if len(self._buckets) >= self._max:
             self._buckets.clear()

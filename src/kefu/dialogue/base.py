@@ -57,8 +57,9 @@ class TrackerStore(Protocol):
         """Store the events durably; raise SequenceConflict if a seq is taken."""
         ...
 
-    async def get_session(self, tenant: TenantId, session_id: SessionId) -> SessionRecord | None:
-        ...
+    async def get_session(
+        self, tenant: TenantId, session_id: SessionId
+    ) -> SessionRecord | None: ...
 
     async def load(
         self, tenant: TenantId, session_id: SessionId, *, after_seq: int = -1

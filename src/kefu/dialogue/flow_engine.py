@@ -269,16 +269,20 @@ class FlowEngine:
                 OptionsReply(
                     text=text("too_many_retries", lang),
                     options=(
-                        Option(id="retry-human", label=text("human", lang),
-                               payload={"intent": "human_agent"}),
+                        Option(
+                            id="retry-human",
+                            label=text("human", lang),
+                            payload={"intent": "human_agent"},
+                        ),
                     ),
                 )
             )
             self._end(tracker, frame, "failed")
             await self._resume(tracker, out)
             return
-        tracker.record(FlowStepped(ts=self._clock(), frame_id=frame.frame_id, step=step.id,
-                                   retries=retries))
+        tracker.record(
+            FlowStepped(ts=self._clock(), frame_id=frame.frame_id, step=step.id, retries=retries)
+        )
         if step.kind == "confirm":
             out.say(TextReply(text=text("confirm_reask", lang)))
             self._say_confirm(tracker, frame, step, out)
@@ -327,7 +331,12 @@ class FlowEngine:
             self._say_confirm(tracker, frame, step, out)
             return None
         if kind == "action":
-            await self._run_action(tracker, frame, step)
+            status = await self._run_action(tracker, frame, step)
+            if status == "error" and not _handles_error(step):
+                out.say(TextReply(text=text("action_error", state.lang)))
+                self._end(tracker, frame, "failed")
+                await self._resume(tracker, out)
+                return None
         elif kind == "answer":
             self._say_answer(tracker, step, out)
         elif kind == "handoff":
@@ -341,7 +350,7 @@ class FlowEngine:
             return END
         return self._next(tracker, flow, step)
 
-    async def _run_action(self, tracker: Tracker, frame: Frame, step: Step) -> None:
+    async def _run_action(self, tracker: Tracker, frame: Frame, step: Step) -> str:
         state = tracker.state
         name = step.action or ""
         ctx = ActionContext(
@@ -356,18 +365,24 @@ class FlowEngine:
         result = await self._actions.run(name, ctx)
         tracker.record(
             ActionExecuted(
-                ts=self._clock(), name=name, status=result.status, data=result.data,
+                ts=self._clock(),
+                name=name,
+                status=result.status,
+                data=result.data,
                 idempotency_key=ctx.idempotency_key,
             )
         )
         if step.result_slot is not None:
             tracker.record(SlotSet(ts=self._clock(), name=step.result_slot, value=result.data))
+        return result.status
 
     def _wait(self, tracker: Tracker, frame: Frame, step: Step) -> None:
         if frame.step != step.id or frame.retries:
             tracker.record(FlowStepped(ts=self._clock(), frame_id=frame.frame_id, step=step.id))
 
-    def _say_ask(self, tracker: Tracker, step: Step, out: TurnOutput, *, first: bool = False) -> None:
+    def _say_ask(
+        self, tracker: Tracker, step: Step, out: TurnOutput, *, first: bool = False
+    ) -> None:
         lang = tracker.state.lang
         ask = render(step.ask.get(lang), tracker.state.slots) if step.ask else ""
         if step.options:
@@ -443,6 +458,13 @@ class FlowEngine:
         if cond.in_ is not None:
             return value in cond.in_
         return value == cond.equals
+
+
+def _handles_error(step: Step) -> bool:
+    """Whether an action step's transitions say where to go when the action failed."""
+    if not isinstance(step.next, list):
+        return False
+    return any(t.if_ is None or t.if_.result == "error" for t in step.next)
 
 
 def _payload_bool(payload: dict[str, JsonValue] | None, key: str) -> bool | None:

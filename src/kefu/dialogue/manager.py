@@ -137,7 +137,9 @@ class DialogueManager:
     ) -> DialogueState:
         """The tracked state of a session, rebuilt from the store (the source of truth)."""
         if not SESSION_ID_RE.match(session_id):
-            raise ChatError("invalid_session_id", "session ids are 1-64 letters, digits, _ or -", 422)
+            raise ChatError(
+                "invalid_session_id", "session ids are 1-64 letters, digits, _ or -", 422
+            )
         sid = SessionId(session_id)
         record = await self._get_record(tenant, sid)
         self._check_owner(record, user_id)
@@ -149,7 +151,9 @@ class DialogueManager:
     ) -> None:
         """Raise ChatError unless the session exists and may be used by `user_id`."""
         if not SESSION_ID_RE.match(session_id):
-            raise ChatError("invalid_session_id", "session ids are 1-64 letters, digits, _ or -", 422)
+            raise ChatError(
+                "invalid_session_id", "session ids are 1-64 letters, digits, _ or -", 422
+            )
         key = (tenant, session_id)
         cached = self._cache.get(key)
         if cached is not None:
@@ -171,7 +175,9 @@ class DialogueManager:
                     413,
                 )
         if req.session_id is not None and not SESSION_ID_RE.match(req.session_id):
-            raise ChatError("invalid_session_id", "session ids are 1-64 letters, digits, _ or -", 422)
+            raise ChatError(
+                "invalid_session_id", "session ids are 1-64 letters, digits, _ or -", 422
+            )
         if req.session_id is not None and not self._session_limiter.allow(
             f"{req.tenant}:{req.session_id}"
         ):
@@ -203,12 +209,18 @@ class DialogueManager:
     ) -> tuple[Tracker, SessionRecord | None]:
         now = self._clock()
         if new:
-            state = DialogueState(session_id=sid, tenant=req.tenant, lang=self._settings.default_lang)
+            state = DialogueState(
+                session_id=sid, tenant=req.tenant, lang=self._settings.default_lang
+            )
             tracker = Tracker(state)
             tracker.record(SessionStarted(ts=now, user_id=req.user_id, channel=req.channel))
             record = SessionRecord(
-                tenant=req.tenant, session_id=sid, user_id=req.user_id, channel=req.channel,
-                created_at=now, last_active=now,
+                tenant=req.tenant,
+                session_id=sid,
+                user_id=req.user_id,
+                channel=req.channel,
+                created_at=now,
+                last_active=now,
             )
             self._remember(state)
             return tracker, record
@@ -272,8 +284,14 @@ class DialogueManager:
             payload = self._button_payload(state, req.action)
             shown = _label_of(state, req.action.id) or req.action.id
             tracker.record(
-                UserUttered(ts=now, text=shown, lang=lang, action_id=req.action.id,
-                            payload=payload, client_msg_id=req.client_msg_id)
+                UserUttered(
+                    ts=now,
+                    text=shown,
+                    lang=lang,
+                    action_id=req.action.id,
+                    payload=payload,
+                    client_msg_id=req.client_msg_id,
+                )
             )
             nlu = _nlu_from_payload(payload)
             text_in = shown
@@ -285,8 +303,13 @@ class DialogueManager:
             nlu = self._nlu.parse(text_in, lang=lang)
             payload = None
         tracker.record(
-            IntentRecognized(ts=now, name=nlu.intent, confidence=nlu.confidence, stage=nlu.stage,
-                             entities=[e.to_data() for e in nlu.entities])
+            IntentRecognized(
+                ts=now,
+                name=nlu.intent,
+                confidence=nlu.confidence,
+                stage=nlu.stage,
+                entities=[e.to_data() for e in nlu.entities],
+            )
         )
         self._metrics.intents.labels(intent=nlu.intent, stage=nlu.stage).inc()
         return TurnInput(text=text_in, nlu=nlu, payload=payload)
@@ -310,8 +333,12 @@ class DialogueManager:
         self, tracker: Tracker, req: ChatRequest, replies: list[Reply], source: str
     ) -> None:
         tracker.record(
-            BotUttered(ts=self._clock(), replies=[r.to_wire() for r in replies],
-                       answer_source=source, client_msg_id=req.client_msg_id)
+            BotUttered(
+                ts=self._clock(),
+                replies=[r.to_wire() for r in replies],
+                answer_source=source,
+                client_msg_id=req.client_msg_id,
+            )
         )
 
     def _fallback(self, lang: str) -> list[Reply]:
@@ -319,12 +346,19 @@ class DialogueManager:
             OptionsReply(
                 text=text("fallback", lang),
                 options=(
-                    Option(id="fb-order", label=text("topic_order", lang),
-                           payload={"intent": "order_status"}),
-                    Option(id="fb-logistics", label=text("topic_logistics", lang),
-                           payload={"intent": "logistics_tracking"}),
-                    Option(id="fb-human", label=text("human", lang),
-                           payload={"intent": "human_agent"}),
+                    Option(
+                        id="fb-order",
+                        label=text("topic_order", lang),
+                        payload={"intent": "order_status"},
+                    ),
+                    Option(
+                        id="fb-logistics",
+                        label=text("topic_logistics", lang),
+                        payload={"intent": "logistics_tracking"},
+                    ),
+                    Option(
+                        id="fb-human", label=text("human", lang), payload={"intent": "human_agent"}
+                    ),
                 ),
             )
         ]
@@ -333,8 +367,13 @@ class DialogueManager:
         events = tracker.take_pending()
         state = tracker.state
         await self._store.append(
-            AppendBatch(tenant=state.tenant, session_id=state.session_id,
-                        first_seq=state.seq - len(events), events=events, new_session=record)
+            AppendBatch(
+                tenant=state.tenant,
+                session_id=state.session_id,
+                first_seq=state.seq - len(events),
+                events=events,
+                new_session=record,
+            )
         )
 
     def _result(
@@ -349,8 +388,10 @@ class DialogueManager:
             expecting = None
             if flow is not None:
                 step = flow.step(frame.step)
-                expecting = step.collect if step.kind == "collect" else (
-                    "confirmation" if step.kind == "confirm" else None
+                expecting = (
+                    step.collect
+                    if step.kind == "collect"
+                    else ("confirmation" if step.kind == "confirm" else None)
                 )
             flow_info = FlowInfo(name=frame.flow, step=frame.step, expecting=expecting)
         return TurnResult(

@@ -87,8 +87,13 @@ def make_engine(
     if schema:
         connect_args["server_settings"] = {"search_path": schema}
     return create_async_engine(
-        url, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True,
-        pool_timeout=10, connect_args=connect_args,
+        url,
+        echo=echo,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=True,
+        pool_timeout=10,
+        connect_args=connect_args,
     )
 
 
@@ -149,7 +154,7 @@ class SqlTrackerStore:
             async with self._engine.begin() as conn:
                 for batch, _ in items:
                     await _insert(conn, batch)
-        except Exception as exc:  # noqa: BLE001 - isolate the failing append below
+        except Exception as exc:
             if len(items) == 1:
                 _settle(items[0][1], _translate(exc))
                 return

@@ -37,7 +37,10 @@ _TEXTS: dict[str, dict[str, str]] = {
     },
     "action_error": {
         "zh": "抱歉，系统暂时无法处理，请稍后再试，或转人工客服处理。",
-        "en": "Sorry, our system can't handle this right now. Please try again later or ask for a human agent.",
+        "en": (
+            "Sorry, our system can't handle this right now. "
+            "Please try again later or ask for a human agent."
+        ),
     },
     "handoff": {
         "zh": "正在为您转接人工客服，请稍候。",
@@ -53,9 +56,6 @@ _TEXTS: dict[str, dict[str, str]] = {
         "en": "Sorry, something went wrong on our side. Please try again.",
     },
 }
-
-FLOW_TITLES: dict[str, dict[str, str]] = {}
-
 
 def text(key: str, lang: str, **values: str) -> str:
     entry = _TEXTS[key]

@@ -99,9 +99,7 @@ def apply_event(state: DialogueState, event: Event) -> None:
         state.lang = event.lang
         state.history.append(HistoryItem(role="user", text=event.text, ts=event.ts))
     elif isinstance(event, IntentRecognized):
-        state.intent = IntentState(
-            name=event.name, confidence=event.confidence, stage=event.stage
-        )
+        state.intent = IntentState(name=event.name, confidence=event.confidence, stage=event.stage)
     elif isinstance(event, SlotSet):
         if event.value is None:
             state.slots.pop(event.name, None)

@@ -24,9 +24,7 @@ class Metrics:
         self.errors = Counter(
             "kefu_chat_errors", "Requests refused or failed, by error code", ["code"], registry=r
         )
-        self.connections = Gauge(
-            "kefu_ws_connections", "Open WebSocket connections", registry=r
-        )
+        self.connections = Gauge("kefu_ws_connections", "Open WebSocket connections", registry=r)
         self.intents = Counter(
             "kefu_nlu_intents", "Recognised intents by stage", ["intent", "stage"], registry=r
         )

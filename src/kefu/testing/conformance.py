@@ -54,8 +54,9 @@ class TrackerStoreConformance:
         sid = _sid()
         events: list[Event] = [SessionStarted(ts=1000.0, user_id="u1"), *_turn(1000.5)]
         await store.append(
-            AppendBatch(tenant=T, session_id=sid, first_seq=0, events=events,
-                        new_session=_record(sid))
+            AppendBatch(
+                tenant=T, session_id=sid, first_seq=0, events=events, new_session=_record(sid)
+            )
         )
         loaded = await store.load(T, sid)
         assert loaded == events
@@ -65,48 +66,88 @@ class TrackerStoreConformance:
     async def test_appends_keep_order_and_load_after_seq(self, store: TrackerStore) -> None:
         sid = _sid()
         first: list[Event] = [SessionStarted(ts=1.0)]
-        await store.append(AppendBatch(tenant=T, session_id=sid, first_seq=0, events=first,
-                                       new_session=_record(sid)))
+        await store.append(
+            AppendBatch(
+                tenant=T, session_id=sid, first_seq=0, events=first, new_session=_record(sid)
+            )
+        )
         second = _turn(2.0, "查订单")
         await store.append(AppendBatch(tenant=T, session_id=sid, first_seq=1, events=second))
         assert await store.load(T, sid) == first + second
         assert await store.load(T, sid, after_seq=1) == second[1:]
         assert await store.load(T, sid, after_seq=99) == []
 
-    async def test_sequence_conflict_is_refused_and_keeps_the_log(self, store: TrackerStore) -> None:
+    async def test_sequence_conflict_is_refused_and_keeps_the_log(
+        self, store: TrackerStore
+    ) -> None:
         sid = _sid()
-        await store.append(AppendBatch(tenant=T, session_id=sid, first_seq=0,
-                                       events=[SessionStarted(ts=1.0)], new_session=_record(sid)))
+        await store.append(
+            AppendBatch(
+                tenant=T,
+                session_id=sid,
+                first_seq=0,
+                events=[SessionStarted(ts=1.0)],
+                new_session=_record(sid),
+            )
+        )
         with pytest.raises(SequenceConflict):
-            await store.append(AppendBatch(tenant=T, session_id=sid, first_seq=0,
-                                           events=_turn(2.0)))
+            await store.append(
+                AppendBatch(tenant=T, session_id=sid, first_seq=0, events=_turn(2.0))
+            )
         assert len(await store.load(T, sid)) == 1
 
     async def test_session_created_twice_is_refused(self, store: TrackerStore) -> None:
         sid = _sid()
-        await store.append(AppendBatch(tenant=T, session_id=sid, first_seq=0,
-                                       events=[SessionStarted(ts=1.0)], new_session=_record(sid)))
+        await store.append(
+            AppendBatch(
+                tenant=T,
+                session_id=sid,
+                first_seq=0,
+                events=[SessionStarted(ts=1.0)],
+                new_session=_record(sid),
+            )
+        )
         with pytest.raises(SequenceConflict):
-            await store.append(AppendBatch(tenant=T, session_id=sid, first_seq=0,
-                                           events=[SessionStarted(ts=2.0)],
-                                           new_session=_record(sid)))
+            await store.append(
+                AppendBatch(
+                    tenant=T,
+                    session_id=sid,
+                    first_seq=0,
+                    events=[SessionStarted(ts=2.0)],
+                    new_session=_record(sid),
+                )
+            )
 
     async def test_append_to_unknown_session_is_refused(self, store: TrackerStore) -> None:
         with pytest.raises(SequenceConflict):
-            await store.append(AppendBatch(tenant=T, session_id=_sid(), first_seq=0,
-                                           events=_turn(1.0)))
+            await store.append(
+                AppendBatch(tenant=T, session_id=_sid(), first_seq=0, events=_turn(1.0))
+            )
 
     async def test_tenants_do_not_see_each_other(self, store: TrackerStore) -> None:
         sid = _sid()
-        await store.append(AppendBatch(tenant=T, session_id=sid, first_seq=0,
-                                       events=[SessionStarted(ts=1.0)], new_session=_record(sid)))
+        await store.append(
+            AppendBatch(
+                tenant=T,
+                session_id=sid,
+                first_seq=0,
+                events=[SessionStarted(ts=1.0)],
+                new_session=_record(sid),
+            )
+        )
         other = TenantId("t2")
         assert await store.get_session(other, sid) is None
         assert await store.load(other, sid) == []
         # The same session id may exist in another tenant, independently.
-        await store.append(AppendBatch(tenant=other, session_id=sid, first_seq=0,
-                                       events=[SessionStarted(ts=5.0)],
-                                       new_session=_record(sid, other)))
+        await store.append(
+            AppendBatch(
+                tenant=other,
+                session_id=sid,
+                first_seq=0,
+                events=[SessionStarted(ts=5.0)],
+                new_session=_record(sid, other),
+            )
+        )
         assert [e.ts for e in await store.load(other, sid)] == [5.0]
         assert [e.ts for e in await store.load(T, sid)] == [1.0]
 
@@ -114,12 +155,24 @@ class TrackerStoreConformance:
         sids = [_sid() for _ in range(50)]
 
         async def converse(sid: SessionId) -> None:
-            await store.append(AppendBatch(tenant=T, session_id=sid, first_seq=0,
-                                           events=[SessionStarted(ts=1.0)],
-                                           new_session=_record(sid)))
+            await store.append(
+                AppendBatch(
+                    tenant=T,
+                    session_id=sid,
+                    first_seq=0,
+                    events=[SessionStarted(ts=1.0)],
+                    new_session=_record(sid),
+                )
+            )
             for turn in range(3):
-                await store.append(AppendBatch(tenant=T, session_id=sid, first_seq=1 + 3 * turn,
-                                               events=_turn(2.0 + turn, f"msg {turn}")))
+                await store.append(
+                    AppendBatch(
+                        tenant=T,
+                        session_id=sid,
+                        first_seq=1 + 3 * turn,
+                        events=_turn(2.0 + turn, f"msg {turn}"),
+                    )
+                )
 
         await asyncio.gather(*(converse(s) for s in sids))
         for sid in sids:
@@ -130,11 +183,25 @@ class TrackerStoreConformance:
 
     async def test_one_bad_append_does_not_fail_its_neighbours(self, store: TrackerStore) -> None:
         good, bad = _sid(), _sid()
-        await store.append(AppendBatch(tenant=T, session_id=bad, first_seq=0,
-                                       events=[SessionStarted(ts=1.0)], new_session=_record(bad)))
+        await store.append(
+            AppendBatch(
+                tenant=T,
+                session_id=bad,
+                first_seq=0,
+                events=[SessionStarted(ts=1.0)],
+                new_session=_record(bad),
+            )
+        )
         results = await asyncio.gather(
-            store.append(AppendBatch(tenant=T, session_id=good, first_seq=0,
-                                     events=[SessionStarted(ts=1.0)], new_session=_record(good))),
+            store.append(
+                AppendBatch(
+                    tenant=T,
+                    session_id=good,
+                    first_seq=0,
+                    events=[SessionStarted(ts=1.0)],
+                    new_session=_record(good),
+                )
+            ),
             store.append(AppendBatch(tenant=T, session_id=bad, first_seq=0, events=_turn(2.0))),
             return_exceptions=True,
         )
@@ -150,18 +217,33 @@ class TrackerStoreConformance:
             SlotSet(ts=1.0, name="order", value={"items": [{"name": "水杯 😀", "price": 1.5}]}),
             UserUttered(ts=1.0, text="引号\"'\\ <b>& 😀", lang="zh", payload={"a": [1, None]}),
         ]
-        await store.append(AppendBatch(tenant=T, session_id=sid, first_seq=0, events=events,
-                                       new_session=_record(sid)))
+        await store.append(
+            AppendBatch(
+                tenant=T, session_id=sid, first_seq=0, events=events, new_session=_record(sid)
+            )
+        )
         assert await store.load(T, sid) == events
 
     async def test_list_sessions_by_idle_time(self, store: TrackerStore) -> None:
         old, fresh = _sid(), _sid()
-        await store.append(AppendBatch(tenant=T, session_id=old, first_seq=0,
-                                       events=[SessionStarted(ts=100.0)],
-                                       new_session=_record(old, ts=100.0)))
-        await store.append(AppendBatch(tenant=T, session_id=fresh, first_seq=0,
-                                       events=[SessionStarted(ts=900.0)],
-                                       new_session=_record(fresh, ts=900.0)))
+        await store.append(
+            AppendBatch(
+                tenant=T,
+                session_id=old,
+                first_seq=0,
+                events=[SessionStarted(ts=100.0)],
+                new_session=_record(old, ts=100.0),
+            )
+        )
+        await store.append(
+            AppendBatch(
+                tenant=T,
+                session_id=fresh,
+                first_seq=0,
+                events=[SessionStarted(ts=900.0)],
+                new_session=_record(fresh, ts=900.0),
+            )
+        )
         idle = await store.list_sessions(T, idle_before=500.0)
         assert [r.session_id for r in idle] == [old]
         assert await store.ping()

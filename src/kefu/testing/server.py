@@ -24,8 +24,9 @@ def free_port() -> int:
 class ServerProcess:
     """`python -m kefu.cli serve` in a child process, with its own environment."""
 
-    def __init__(self, *, data_dir: Path, port: int | None = None,
-                 env: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self, *, data_dir: Path, port: int | None = None, env: Mapping[str, str] | None = None
+    ) -> None:
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.data_dir = data_dir
@@ -38,9 +39,19 @@ class ServerProcess:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "kefu.cli", "serve", "--port", str(self.port),
-             "--log-level", "warning"],
-            env=self._env, stdout=log, stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                "-m",
+                "kefu.cli",
+                "serve",
+                "--port",
+                str(self.port),
+                "--log-level",
+                "warning",
+            ],
+            env=self._env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
@@ -51,7 +62,9 @@ class ServerProcess:
                     return self
             time.sleep(0.1)
         self.stop()
-        raise RuntimeError(f"server not ready in {timeout_s}s:\n{self.log_path.read_text()[-3000:]}")
+        raise RuntimeError(
+            f"server not ready in {timeout_s}s:\n{self.log_path.read_text()[-3000:]}"
+        )
 
     def kill(self) -> None:
         """SIGKILL: no shutdown hooks, no flush — what a crash looks like."""
@@ -70,8 +83,9 @@ class ServerProcess:
 
 
 @contextlib.contextmanager
-def running_server(*, data_dir: Path, env: Mapping[str, str] | None = None
-                   ) -> Iterator[ServerProcess]:
+def running_server(
+    *, data_dir: Path, env: Mapping[str, str] | None = None
+) -> Iterator[ServerProcess]:
     server = ServerProcess(data_dir=data_dir, env=env).start()
     try:
         yield server

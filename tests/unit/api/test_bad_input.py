@@ -34,8 +34,9 @@ def _error(r: Any) -> str:
         ({"action": {"id": "nope"}}, 409, "stale_action"),
     ],
 )
-def test_rest_rejects_bad_bodies(client: TestClient, body: dict[str, Any], status: int,
-                                 code: str) -> None:
+def test_rest_rejects_bad_bodies(
+    client: TestClient, body: dict[str, Any], status: int, code: str
+) -> None:
     r = client.post("/v1/chat", json=body)
     assert r.status_code == status, r.text
     assert _error(r) == code
@@ -59,8 +60,9 @@ def test_text_of_exactly_the_limit_is_accepted(client: TestClient) -> None:
 def test_foreign_session_is_refused_and_left_intact(client: TestClient) -> None:
     r = client.post("/v1/chat", json={"text": "查订单", "user_id": "alice"})
     sid = r.json()["session_id"]
-    r = client.post("/v1/chat", json={"text": "KF202611180002", "session_id": sid,
-                                      "user_id": "mallory"})
+    r = client.post(
+        "/v1/chat", json={"text": "KF202611180002", "session_id": sid, "user_id": "mallory"}
+    )
     assert (r.status_code, _error(r)) == (403, "session_forbidden")
     r = client.get(f"/v1/sessions/{sid}", params={"user_id": "mallory"})
     assert r.status_code == 403
@@ -83,8 +85,11 @@ def test_session_rate_limit(client: TestClient, services: Services) -> None:
 def test_ws_bad_frames_get_errors_and_connection_stays_usable(client: TestClient) -> None:
     with client.websocket_connect("/v1/ws") as ws:
         ws.send_text("{not json")
-        assert ws.receive_json() == {"type": "error", "code": "bad_json",
-                                     "message": "frames must be JSON objects"}
+        assert ws.receive_json() == {
+            "type": "error",
+            "code": "bad_json",
+            "message": "frames must be JSON objects",
+        }
         ws.send_text('"a string"')
         assert ws.receive_json()["code"] == "bad_json"
         ws.send_json({"type": "teleport"})
@@ -145,8 +150,11 @@ def test_ws_resumes_a_session_and_continues_its_flow(client: TestClient) -> None
 
 def test_bad_requests_do_not_corrupt_the_session(client: TestClient) -> None:
     sid = _start(client)
-    for body in ({"text": "y" * 5000}, {"text": ""}, {"action": {"id": "forged",
-                                                                 "payload": {"order_id": "X"}}}):
+    for body in (
+        {"text": "y" * 5000},
+        {"text": ""},
+        {"action": {"id": "forged", "payload": {"order_id": "X"}}},
+    ):
         r = client.post("/v1/chat", json={**body, "session_id": sid})
         assert r.status_code >= 400
     state = client.get(f"/v1/sessions/{sid}").json()

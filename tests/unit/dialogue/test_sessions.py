@@ -33,7 +33,7 @@ async def test_replayed_state_equals_live_state(tmp_path: Path) -> None:
     r = await m.handle(ChatRequest(tenant=DEFAULT_TENANT, text="查订单"))
     sid = r.session_id
     await m.handle(ChatRequest(tenant=DEFAULT_TENANT, session_id=sid, text="先看物流"))
-    live = services.manager._cache[(DEFAULT_TENANT, sid)]  # noqa: SLF001 - white-box check
+    live = services.manager._cache[(DEFAULT_TENANT, sid)]
     events = await services.store.load(DEFAULT_TENANT, SessionId(sid))
     rebuilt = replay(SessionId(sid), DEFAULT_TENANT, events)
     assert rebuilt.flow_stack == live.flow_stack
@@ -62,8 +62,9 @@ async def test_idle_session_expires_but_history_is_kept(tmp_path: Path) -> None:
 
 
 def test_llm_history_is_capped_but_store_keeps_all(tmp_path: Path) -> None:
-    settings = _settings(tmp_path, session={"llm_history_turns": 4},
-                         limits={"per_session_burst": 100})
+    settings = _settings(
+        tmp_path, session={"llm_history_turns": 4}, limits={"per_session_burst": 100}
+    )
     with TestClient(create_app(settings)) as client:
         sid = client.post("/v1/chat", json={"text": "你好"}).json()["session_id"]
         for _ in range(5):
@@ -75,9 +76,15 @@ def test_llm_history_is_capped_but_store_keeps_all(tmp_path: Path) -> None:
 
 
 def test_tenants_are_isolated_by_channel_key(tmp_path: Path) -> None:
-    settings = _settings(tmp_path, channels={"keys": [
-        {"key": "key-shop-a", "tenant": "shop_a"}, {"key": "key-shop-b", "tenant": "shop_b"},
-    ]})
+    settings = _settings(
+        tmp_path,
+        channels={
+            "keys": [
+                {"key": "key-shop-a", "tenant": "shop_a"},
+                {"key": "key-shop-b", "tenant": "shop_b"},
+            ]
+        },
+    )
     with TestClient(create_app(settings)) as client:
         r = client.post("/v1/chat", json={"text": "你好"})
         assert r.status_code == 401 and r.json()["error"]["code"] == "unauthorized"

@@ -40,11 +40,13 @@ async def test_sqlite_store_survives_reopen(tmp_path: Path) -> None:
     t, sid = TenantId("default"), SessionId("s1")
     first = SqlTrackerStore(make_engine(url))
     await first.start()
-    rec = SessionRecord(tenant=t, session_id=sid, user_id=None, channel="web", created_at=1.0,
-                        last_active=1.0)
+    rec = SessionRecord(
+        tenant=t, session_id=sid, user_id=None, channel="web", created_at=1.0, last_active=1.0
+    )
     events = [SessionStarted(ts=1.0), UserUttered(ts=2.0, text="在吗", lang="zh")]
-    await first.append(AppendBatch(tenant=t, session_id=sid, first_seq=0, events=events,
-                                   new_session=rec))
+    await first.append(
+        AppendBatch(tenant=t, session_id=sid, first_seq=0, events=events, new_session=rec)
+    )
     await first.close()
     second = SqlTrackerStore(make_engine(url))
     await second.start()
