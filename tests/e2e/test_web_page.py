@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -76,4 +77,107 @@ def test_order_lookup_then_reload_keeps_the_conversation(
     page.screenshot(path=str(shot), full_page=True)
     print(f"screenshots: {tmp_path}")
     assert page_errors == []
+    context.close()
+
+
+def _turn(replies: list[dict[str, Any]], cmid: str | None) -> str:
+    return json.dumps(
+        {
+            "type": "reply",
+            "session_id": "s-mock",
+            "turn": 1,
+            "replies": replies,
+            "intent": None,
+            "flow": None,
+            "slots": {},
+            "sources": [],
+            "answer_source": "flow",
+            "handoff": None,
+            "client_msg_id": cmid,
+        }
+    )
+
+
+MULTI = {
+    "type": "options",
+    "id": "pick",
+    "multi": True,
+    "text": "选择商品 / Pick items",
+    "options": [
+        {"id": f"o{i}", "label": label, "payload": {"item": label}}
+        for i, label in enumerate(["Apple", "Banana", "Cherry"])
+    ],
+}
+HOSTILE = '<img src=x onerror="window.__pwned=1">'
+
+
+def test_multi_choice_escaping_and_queue_with_a_scripted_socket(
+    browser: Any, kefu_server: str
+) -> None:
+    """Frames the demo flows cannot produce yet, from a scripted WebSocket."""
+    from playwright.sync_api import expect
+
+    received: list[dict[str, Any]] = []
+    sockets: list[Any] = []
+
+    def server(ws: Any) -> None:
+        sockets.append(ws)
+
+        def on_message(raw: str) -> None:
+            frame = json.loads(raw)
+            received.append(frame)
+            cmid, text = frame.get("client_msg_id"), frame.get("text")
+            if text == "multi":
+                ws.send(_turn([MULTI], cmid))
+            elif text == "hostile":
+                ws.send(
+                    _turn(
+                        [
+                            {"type": "text", "text": HOSTILE},
+                            {"type": "card", "kind": "coupon", "data": {"code": HOSTILE}},
+                        ],
+                        cmid,
+                    )
+                )
+                ws.send(json.dumps({"type": "error", "code": "rate_limited", "message": "x"}))
+            else:
+                ws.send(_turn([{"type": "text", "text": f"echo {text or frame.get('id')}"}], cmid))
+
+        ws.on_message(on_message)
+
+    context = browser.new_context()
+    page = context.new_page()
+    page.route_web_socket("**/v1/ws*", server)
+    page.goto(f"{kefu_server}/")
+    expect(page.locator("#conn")).to_have_attribute("data-state", "online")
+
+    _send(page, "multi")
+    confirm = page.get_by_role("button", name="确认 / Confirm")
+    expect(confirm).to_be_disabled()
+    for label in ("Cherry", "Apple", "Banana", "Banana"):  # Banana ticked, then unticked
+        page.get_by_text(label, exact=True).click()
+    confirm.click()
+    expect(page.locator(".row-user .bubble").last).to_have_text("Cherry、Apple")
+    expect(page.locator(".row-bot .bubble").last).to_have_text("echo pick")
+    assert received[-1]["type"] == "action"
+    assert received[-1]["id"] == "pick"
+    assert received[-1]["payload"] == {"selected": [{"item": "Cherry"}, {"item": "Apple"}]}
+    expect(page.get_by_role("checkbox")).to_have_count(3)
+    for box in page.get_by_role("checkbox").all():
+        expect(box).to_be_disabled()
+
+    _send(page, "hostile")
+    expect(page.locator(".row-bot .bubble").last).to_have_text(HOSTILE)
+    expect(page.locator(".card-table td")).to_have_text(HOSTILE)
+    expect(page.locator(".notice-error")).to_contain_text("Too many messages")
+    assert page.locator("#messages img").count() == 0
+    assert page.evaluate("window.__pwned") is None
+
+    sockets[-1].close()
+    expect(page.locator("#conn")).not_to_have_attribute("data-state", "online")
+    _send(page, "after the drop")
+    expect(page.locator(".row-bot .bubble").last).to_have_text("echo after the drop")
+    expect(page.locator("#conn")).to_have_attribute("data-state", "online")
+    assert len(sockets) >= 2
+    assert page.evaluate(f"window.localStorage.getItem({SESSION_KEY!r})") == "s-mock"
     context.close()
