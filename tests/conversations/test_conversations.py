@@ -23,9 +23,10 @@ import pytest
 import yaml
 
 from kefu.container import Services, build_services
+from kefu.dialogue.actions import ActionContext, ActionRegistry, ActionResult
 from kefu.dialogue.manager import ButtonAction, ChatError, ChatRequest, TurnResult
 from kefu.dialogue.memory_store import InMemoryTrackerStore
-from kefu.domain.types import DEFAULT_TENANT
+from kefu.domain.types import DEFAULT_TENANT, JsonValue
 from kefu.settings import Settings
 from kefu.testing.fakes import FakeOrderService, FakeWriteActions
 
@@ -131,6 +132,16 @@ def _as_list(v: Any) -> list[str]:
     return [str(x) for x in v] if isinstance(v, list) else [str(v)]
 
 
+async def _list_demo_items(ctx: ActionContext) -> ActionResult:
+    """Three order lines, two of them the same cup (an order may hold an item twice)."""
+    items: list[JsonValue] = [
+        {"item_id": "L1", "name": "保温水杯", "color": "蓝色"},
+        {"item_id": "L2", "name": "保温水杯", "color": "白色"},
+        {"item_id": "L3", "name": "纯棉T恤", "color": "白色"},
+    ]
+    return ActionResult(status="ok", data={"items": items})
+
+
 @pytest.fixture
 async def harness_factory(tmp_path: Path) -> AsyncIterator[Any]:
     made: list[Services] = []
@@ -142,8 +153,13 @@ async def harness_factory(tmp_path: Path) -> AsyncIterator[Any]:
         )
         orders = FakeOrderService()
         writes = FakeWriteActions()
+
+        def register(registry: ActionRegistry) -> None:
+            writes.register(registry)
+            registry.register("list_demo_items", _list_demo_items)
+
         services = build_services(
-            settings, store=InMemoryTrackerStore(), orders=orders, extra_actions=writes.register
+            settings, store=InMemoryTrackerStore(), orders=orders, extra_actions=register
         )
         await services.start()
         made.append(services)

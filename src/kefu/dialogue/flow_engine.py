@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from kefu.dialogue.actions import VALIDATORS, ActionContext, ActionRegistry
+from kefu.dialogue.choices import as_options, build_choices, match_choices
 from kefu.dialogue.flow_model import END, Flow, FlowRegistry, Step, Transition, render
 from kefu.dialogue.texts import text
 from kefu.dialogue.tracker import Frame, Tracker
@@ -134,7 +135,7 @@ class FlowEngine:
         if await self._try_correct(tracker, flow, frame, turn, out):
             return True
         if step.kind == "collect":
-            value = self._slot_value(step, turn, own_flow=flow)
+            value = self._slot_value(tracker, step, turn, own_flow=flow)
             if value is None:
                 return False
             return await self._fill(tracker, flow, frame, step, value, out)
@@ -156,16 +157,30 @@ class FlowEngine:
             return True
         return False
 
-    def _slot_value(self, step: Step, turn: TurnInput, *, own_flow: Flow) -> str | None:
+    def _slot_value(
+        self, tracker: Tracker, step: Step, turn: TurnInput, *, own_flow: Flow
+    ) -> JsonValue:
+        """The value the message gives the step's slot, or None."""
         slot = step.collect or ""
         etype = step.entity or slot
+        choices = (
+            build_choices(step, tracker.state.slots, tracker.state.lang)
+            if step.options_from
+            else []
+        )
+        allowed = [c.value for c in choices]
         if turn.payload is not None:
-            v = turn.payload.get(slot, turn.payload.get(etype))
-            if v is not None:
-                return str(v)
+            picked = _from_payload(turn.payload, slot, etype, multi=step.multi)
+            if picked is not None:
+                return picked if _allowed(picked, allowed) else None
         ent = turn.nlu.entity(etype)
-        if ent is not None:
-            return ent.value
+        if ent is not None and (not choices or ent.value in allowed):
+            return [ent.value] if step.multi else ent.value
+        if choices:
+            matched = match_choices(turn.text, choices, multi=step.multi)
+            if matched:
+                return [c.value for c in matched] if step.multi else matched[0].value
+            return None
         if step.from_text:
             other = self._flow_for(turn)
             if other is None or other.name == own_flow.name:
@@ -173,10 +188,16 @@ class FlowEngine:
         return None
 
     async def _fill(
-        self, tracker: Tracker, flow: Flow, frame: Frame, step: Step, raw: str, out: TurnOutput
+        self,
+        tracker: Tracker,
+        flow: Flow,
+        frame: Frame,
+        step: Step,
+        raw: JsonValue,
+        out: TurnOutput,
     ) -> bool:
-        value: str | None = raw
-        if step.validate_with is not None:
+        value: JsonValue = raw
+        if step.validate_with is not None and isinstance(raw, str):
             validator = VALIDATORS.get(step.validate_with)
             value = validator(raw) if validator else raw
         if value is None:
@@ -374,6 +395,9 @@ class FlowEngine:
         )
         if step.result_slot is not None:
             tracker.record(SlotSet(ts=self._clock(), name=step.result_slot, value=result.data))
+        for slot, field_name in step.save.items():
+            if field_name in result.data:
+                tracker.record(SlotSet(ts=self._clock(), name=slot, value=result.data[field_name]))
         return result.status
 
     def _wait(self, tracker: Tracker, frame: Frame, step: Step) -> None:
@@ -385,14 +409,22 @@ class FlowEngine:
     ) -> None:
         lang = tracker.state.lang
         ask = render(step.ask.get(lang), tracker.state.slots) if step.ask else ""
-        if step.options:
-            opts = tuple(
-                Option(id=f"{step.id}-{i}", label=o.label.get(lang), payload=dict(o.payload))
-                for i, o in enumerate(step.options)
-            )
-            out.say(OptionsReply(text=ask, options=opts, id=step.id))
+        opts: tuple[Option, ...] = ()
+        if step.options_from:
+            opts = as_options(step, build_choices(step, tracker.state.slots, lang))
+        elif step.options:
+            opts = self._static_options(step, lang)
+        if opts:
+            out.say(OptionsReply(text=ask, options=opts, id=step.id, multi=step.multi))
         elif first:
             out.say(TextReply(text=ask))
+
+    @staticmethod
+    def _static_options(step: Step, lang: str) -> tuple[Option, ...]:
+        return tuple(
+            Option(id=f"{step.id}-{i}", label=o.label.get(lang), payload=dict(o.payload))
+            for i, o in enumerate(step.options)
+        )
 
     def _say_confirm(self, tracker: Tracker, frame: Frame, step: Step, out: TurnOutput) -> None:
         lang = tracker.state.lang
@@ -417,11 +449,7 @@ class FlowEngine:
             if isinstance(data, dict):
                 out.say(CardReply(kind=step.card_kind or step.card, data=data))
         if step.options:
-            lang = tracker.state.lang
-            opts = tuple(
-                Option(id=f"{step.id}-{i}", label=o.label.get(lang), payload=dict(o.payload))
-                for i, o in enumerate(step.options)
-            )
+            opts = self._static_options(step, tracker.state.lang)
             out.say(OptionsReply(text="", options=opts, id=step.id))
 
     def _handoff(self, tracker: Tracker, frame: Frame, step: Step | None, out: TurnOutput) -> None:
@@ -458,6 +486,31 @@ class FlowEngine:
         if cond.in_ is not None:
             return value in cond.in_
         return value == cond.equals
+
+
+def _from_payload(
+    payload: dict[str, JsonValue], slot: str, etype: str, *, multi: bool
+) -> JsonValue:
+    """A slot value from a button payload: {slot: v}, or {"selected": [{slot: v}, ...]}."""
+    if multi and isinstance(payload.get("selected"), list):
+        values: list[JsonValue] = []
+        for item in payload["selected"]:  # type: ignore[union-attr]
+            if not isinstance(item, dict) or item.get(slot) is None:
+                return None
+            values.append(item[slot])
+        return values or None
+    v = payload.get(slot, payload.get(etype))
+    if v is None:
+        return None
+    return [v] if multi else v
+
+
+def _allowed(value: JsonValue, allowed: list[JsonValue]) -> bool:
+    if not allowed:
+        return True
+    if isinstance(value, list):
+        return all(v in allowed for v in value)
+    return value in allowed
 
 
 def _handles_error(step: Step) -> bool:

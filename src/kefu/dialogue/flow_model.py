@@ -83,12 +83,18 @@ class Step(BaseModel):
     on_fail: str | None = None
     reuse: bool = False  # keep a value set before the flow started
     options: list[OptionSpec] = Field(default_factory=list)
+    # options built from a list slot: one button per entry (orders, order lines, cards ...)
+    options_from: str | None = None
+    option_label: LocalText | None = None  # template over one entry
+    option_value: str | None = None  # the entry field that becomes the slot value
+    multi: bool = False  # several choices at once: the slot holds a list
     # confirm
     confirm: LocalText | None = None
     on_no: str | None = None
     # action
     action: str | None = None
     result_slot: str | None = None
+    save: dict[str, str] = Field(default_factory=dict)  # slot <- field of the action's data
     # answer / handoff
     answer: LocalText | None = None
     card: str | None = None  # slot holding the card data
@@ -101,9 +107,9 @@ class Step(BaseModel):
     end: bool = False
     next: str | list[Transition] | None = None
 
-    _t = field_validator("ask", "reask", "confirm", "answer", "handoff", mode="before")(
-        _coerce_text
-    )
+    _t = field_validator(
+        "ask", "reask", "confirm", "answer", "handoff", "option_label", mode="before"
+    )(_coerce_text)
 
     @property
     def kind(self) -> StepKind:
@@ -143,6 +149,10 @@ class Step(BaseModel):
             raise ValueError(f"step {self.id!r} mixes {kinds}; one kind per step")
         if self.collect is not None and self.ask is None:
             raise ValueError(f"collect step {self.id!r} needs `ask`")
+        if (self.multi or self.options_from) and self.collect is None:
+            raise ValueError(f"step {self.id!r}: `multi`/`options_from` belong to collect steps")
+        if self.multi and self.options_from is None and not self.options:
+            raise ValueError(f"step {self.id!r}: a multiple choice needs options")
         if self.kind == "branch" and not isinstance(self.next, list):
             raise ValueError(f"step {self.id!r} does nothing: give it a kind or a list of `next`")
         return self

@@ -57,6 +57,7 @@ _TEXTS: dict[str, dict[str, str]] = {
     },
 }
 
+
 def text(key: str, lang: str, **values: str) -> str:
     entry = _TEXTS[key]
     s = entry.get(lang) or entry["zh"]
