@@ -51,6 +51,11 @@ events_table = sa.Table(
     sa.Column("ts", sa.Float, nullable=False),
     sa.Column("data", sa.Text, nullable=False),
     sa.UniqueConstraint("tenant", "session_id", "seq", name="uq_kefu_events_seq"),
+    sa.ForeignKeyConstraint(
+        ["tenant", "session_id"],
+        ["kefu_sessions.tenant", "kefu_sessions.session_id"],
+        name="fk_kefu_events_session",
+    ),
 )
 
 
@@ -80,6 +85,7 @@ def make_engine(
             # also survive a power cut at the price of an fsync per commit.
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA busy_timeout=30000")
+            cur.execute("PRAGMA foreign_keys=ON")
             cur.close()
 
         return engine
@@ -152,9 +158,8 @@ class SqlTrackerStore:
     async def _write_items(self, items: list[tuple[AppendBatch, asyncio.Future[None]]]) -> None:
         try:
             async with self._engine.begin() as conn:
-                for batch, _ in items:
-                    await _insert(conn, batch)
-        except Exception as exc:
+                await _insert(conn, [batch for batch, _ in items])
+        except Exception as exc:  # isolate the failing append below
             if len(items) == 1:
                 _settle(items[0][1], _translate(exc))
                 return
@@ -206,41 +211,52 @@ class SqlTrackerStore:
         return [_record(r) for r in rows]
 
 
-async def _insert(conn: AsyncConnection, batch: AppendBatch) -> None:
-    if batch.new_session is not None:
-        s = batch.new_session
-        await conn.execute(
-            sessions_table.insert().values(
-                tenant=s.tenant,
-                session_id=s.session_id,
-                user_id=s.user_id,
-                channel=s.channel,
-                created_at=s.created_at,
-                last_active=s.last_active,
-            )
-        )
-    if not batch.events:
-        return
+_touch = (
+    sessions_table.update()
+    .where(
+        sessions_table.c.tenant == sa.bindparam("b_tenant"),
+        sessions_table.c.session_id == sa.bindparam("b_session"),
+    )
+    .values(last_active=sa.bindparam("b_ts"))
+)
+
+
+async def _insert(conn: AsyncConnection, batches: list[AppendBatch]) -> None:
+    """Write many turns in at most three statements (new sessions, events, last_active)."""
+    new_sessions = [
+        {
+            "tenant": s.tenant,
+            "session_id": s.session_id,
+            "user_id": s.user_id,
+            "channel": s.channel,
+            "created_at": s.created_at,
+            "last_active": s.last_active,
+        }
+        for s in (b.new_session for b in batches)
+        if s is not None
+    ]
     rows = [
         {
-            "tenant": batch.tenant,
-            "session_id": batch.session_id,
-            "seq": batch.first_seq + i,
+            "tenant": b.tenant,
+            "session_id": b.session_id,
+            "seq": b.first_seq + i,
             "type": e.type_name,
             "ts": e.ts,
             "data": _json_dumps(e.to_data()),
         }
-        for i, e in enumerate(batch.events)
+        for b in batches
+        for i, e in enumerate(b.events)
     ]
-    await conn.execute(events_table.insert(), rows)
-    t = sessions_table
-    result = await conn.execute(
-        t.update()
-        .where(t.c.tenant == batch.tenant, t.c.session_id == batch.session_id)
-        .values(last_active=batch.events[-1].ts)
-    )
-    if result.rowcount == 0:
-        raise SequenceConflict(f"session {batch.session_id} does not exist")
+    touched = {(b.tenant, b.session_id): b.events[-1].ts for b in batches if b.events}
+    if new_sessions:
+        await conn.execute(sessions_table.insert(), new_sessions)
+    if rows:
+        await conn.execute(events_table.insert(), rows)
+    if touched:
+        await conn.execute(
+            _touch,
+            [{"b_tenant": t, "b_session": s, "b_ts": ts} for (t, s), ts in touched.items()],
+        )
 
 
 def _translate(exc: BaseException) -> BaseException:
