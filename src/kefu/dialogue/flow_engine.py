@@ -14,8 +14,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from kefu.dialogue.actions import VALIDATORS, ActionContext, ActionRegistry
-from kefu.dialogue.choices import as_options, build_choices, match_choices
+from kefu.dialogue.choices import build_choices, match_choices
 from kefu.dialogue.flow_model import END, Flow, FlowRegistry, Step, Transition, render
+from kefu.dialogue.render import answer_replies, ask_replies, confirm_reply
 from kefu.dialogue.texts import text
 from kefu.dialogue.tracker import Frame, Tracker
 from kefu.domain.events import (
@@ -26,7 +27,7 @@ from kefu.domain.events import (
     HandoffRequested,
     SlotSet,
 )
-from kefu.domain.replies import CardReply, Option, OptionsReply, Reply, TextReply
+from kefu.domain.replies import Option, OptionsReply, Reply, TextReply
 from kefu.domain.types import JsonValue
 from kefu.nlu.base import NluResult
 
@@ -407,50 +408,13 @@ class FlowEngine:
     def _say_ask(
         self, tracker: Tracker, step: Step, out: TurnOutput, *, first: bool = False
     ) -> None:
-        lang = tracker.state.lang
-        ask = render(step.ask.get(lang), tracker.state.slots) if step.ask else ""
-        opts: tuple[Option, ...] = ()
-        if step.options_from:
-            opts = as_options(step, build_choices(step, tracker.state.slots, lang))
-        elif step.options:
-            opts = self._static_options(step, lang)
-        if opts:
-            out.say(OptionsReply(text=ask, options=opts, id=step.id, multi=step.multi))
-        elif first:
-            out.say(TextReply(text=ask))
-
-    @staticmethod
-    def _static_options(step: Step, lang: str) -> tuple[Option, ...]:
-        return tuple(
-            Option(id=f"{step.id}-{i}", label=o.label.get(lang), payload=dict(o.payload))
-            for i, o in enumerate(step.options)
-        )
+        out.replies += ask_replies(tracker.state, step, first=first)
 
     def _say_confirm(self, tracker: Tracker, frame: Frame, step: Step, out: TurnOutput) -> None:
-        lang = tracker.state.lang
-        summary = render(step.confirm.get(lang), tracker.state.slots) if step.confirm else ""
-        out.say(
-            OptionsReply(
-                text=summary,
-                id=f"confirm-{frame.frame_id}",
-                options=(
-                    Option(id=f"{step.id}-yes", label=text("yes", lang), payload={"confirm": True}),
-                    Option(id=f"{step.id}-no", label=text("no", lang), payload={"confirm": False}),
-                ),
-            )
-        )
+        out.say(confirm_reply(tracker.state, frame.frame_id, step))
 
     def _say_answer(self, tracker: Tracker, step: Step, out: TurnOutput) -> None:
-        slots = tracker.state.slots
-        if step.answer is not None:
-            out.say(TextReply(text=render(step.answer.get(tracker.state.lang), slots)))
-        if step.card is not None:
-            data = slots.get(step.card)
-            if isinstance(data, dict):
-                out.say(CardReply(kind=step.card_kind or step.card, data=data))
-        if step.options:
-            opts = self._static_options(step, tracker.state.lang)
-            out.say(OptionsReply(text="", options=opts, id=step.id))
+        out.replies += answer_replies(tracker.state, step)
 
     def _handoff(self, tracker: Tracker, frame: Frame, step: Step | None, out: TurnOutput) -> None:
         lang = tracker.state.lang
