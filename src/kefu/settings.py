@@ -64,6 +64,22 @@ class TenantKey(BaseModel):
     tenant: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")
 
 
+Role = Literal["admin", "agent", "analyst", "auditor"]
+
+
+class AdminKey(BaseModel):
+    """A staff API key for the admin API: one role, one tenant (shop)."""
+
+    key: SecretStr
+    role: Role
+    tenant: str = Field(default="default", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    name: str = ""
+
+
+class AdminSettings(BaseModel):
+    keys: list[AdminKey] = Field(default_factory=list)
+
+
 class ChannelSettings(BaseModel):
     """Channel keys map a caller to exactly one tenant (shop).
 
@@ -96,6 +112,7 @@ class Settings(BaseSettings):
     limits: LimitSettings = Field(default_factory=LimitSettings)
     channels: ChannelSettings = Field(default_factory=ChannelSettings)
     nlu: NluSettings = Field(default_factory=NluSettings)
+    admin: AdminSettings = Field(default_factory=AdminSettings)
     # Time limit for one back-end action a flow calls (lookup, write ...).
     action_timeout_s: float = Field(default=5.0, gt=0, le=120)
     # Extra flow files or folders; the built-in flows always load first.
@@ -104,10 +121,11 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _refuse_placeholder_secrets(self) -> Settings:
         if self.env == "prod":
-            for k in self.channels.keys:
+            keys: list[TenantKey | AdminKey] = [*self.channels.keys, *self.admin.keys]
+            for k in keys:
                 if k.key.get_secret_value().strip().lower() in PLACEHOLDER_SECRETS:
                     raise ValueError(
-                        f"channel key for tenant {k.tenant!r} is a placeholder; set a real one"
+                        f"a key for tenant {k.tenant!r} is a placeholder; set a real one"
                     )
         return self
 

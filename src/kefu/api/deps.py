@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hmac
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
@@ -39,3 +41,35 @@ def get_tenant(
 
 
 TenantDep = Annotated[TenantId, Depends(get_tenant)]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Staff:
+    """The authenticated caller of an admin route."""
+
+    role: str
+    tenant: TenantId
+    name: str
+
+
+def staff_for_key(settings: Settings, authorization: str | None) -> Staff:
+    scheme, _, token = (authorization or "").partition(" ")
+    if scheme.lower() == "bearer" and token:
+        for k in settings.admin.keys:
+            if hmac.compare_digest(k.key.get_secret_value(), token):
+                return Staff(role=k.role, tenant=TenantId(k.tenant), name=k.name)
+    raise ChatError("unauthorized", "an admin API key is required (Authorization: Bearer)", 401)
+
+
+def require_role(*roles: str) -> Callable[..., Staff]:
+    """A dependency admitting staff whose role is one of `roles` (least privilege per route)."""
+
+    def check(
+        services: ServicesDep, authorization: Annotated[str | None, Header()] = None
+    ) -> Staff:
+        staff = staff_for_key(services.settings, authorization)
+        if staff.role not in roles:
+            raise ChatError("forbidden", f"role {staff.role!r} may not use this route", 403)
+        return staff
+
+    return check
