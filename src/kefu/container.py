@@ -13,7 +13,7 @@ from kefu.channels.hub import ConnectionHub
 from kefu.commerce.actions import OrderActions
 from kefu.commerce.base import OrderService
 from kefu.commerce.memory import InMemoryOrderService
-from kefu.dialogue.actions import ActionRegistry
+from kefu.dialogue.actions import ActionRegistry, register_builtins
 from kefu.dialogue.base import SessionLocks, TrackerStore
 from kefu.dialogue.flow_engine import FlowEngine
 from kefu.dialogue.flow_model import load_flows
@@ -104,6 +104,7 @@ def build_services(
     )
     orders = orders or InMemoryOrderService()
     actions = ActionRegistry(timeout_s=settings.action_timeout_s)
+    register_builtins(actions)
     OrderActions(orders).register(actions)
     if extra_actions is not None:
         extra_actions(actions)

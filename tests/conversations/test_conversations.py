@@ -142,6 +142,16 @@ async def _list_demo_items(ctx: ActionContext) -> ActionResult:
     return ActionResult(status="ok", data={"items": items})
 
 
+async def _list_demo_variants(ctx: ActionContext) -> ActionResult:
+    """Two other variants of the item in slot current_item."""
+    item = str(ctx.slots.get("current_item"))
+    variants: list[JsonValue] = [
+        {"item_id": f"{item}-green", "label": "绿色"},
+        {"item_id": f"{item}-black", "label": "黑色"},
+    ]
+    return ActionResult(status="ok", data={"variants": variants})
+
+
 @pytest.fixture
 async def harness_factory(tmp_path: Path) -> AsyncIterator[Any]:
     made: list[Services] = []
@@ -157,6 +167,7 @@ async def harness_factory(tmp_path: Path) -> AsyncIterator[Any]:
         def register(registry: ActionRegistry) -> None:
             writes.register(registry)
             registry.register("list_demo_items", _list_demo_items)
+            registry.register("list_demo_variants", _list_demo_variants)
 
         services = build_services(
             settings, store=InMemoryTrackerStore(), orders=orders, extra_actions=register

@@ -22,6 +22,8 @@ class ActionContext:
     slots: Mapping[str, JsonValue]
     # Unique per (session, flow frame, step, turn): a retried write must not write twice.
     idempotency_key: str
+    # The step's `with:` parameters.
+    params: Mapping[str, JsonValue] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -73,3 +75,25 @@ def _nonempty(value: str) -> str | None:
 
 
 VALIDATORS: dict[str, Validator] = {"nonempty": _nonempty}
+
+
+async def list_pop(ctx: ActionContext) -> ActionResult:
+    """`with: {list: SLOT}`: the first element as `value`, the others as `rest`; `empty`
+    when nothing is left. With `save:` this walks a list one element per loop."""
+    items = ctx.slots.get(str(ctx.params.get("list", "")))
+    if not isinstance(items, list) or not items:
+        return ActionResult(status="empty", data={"rest": []})
+    return ActionResult(status="ok", data={"value": items[0], "rest": items[1:]})
+
+
+async def list_append(ctx: ActionContext) -> ActionResult:
+    """`with: {list: SLOT, value: SLOT}`: the list with the value appended, as `list`."""
+    items = ctx.slots.get(str(ctx.params.get("list", "")))
+    value = ctx.slots.get(str(ctx.params.get("value", "")))
+    base: list[JsonValue] = list(items) if isinstance(items, list) else []
+    return ActionResult(status="ok", data={"list": [*base, value]})
+
+
+def register_builtins(registry: ActionRegistry) -> None:
+    registry.register("list_pop", list_pop)
+    registry.register("list_append", list_append)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from kefu.dialogue.actions import VALIDATORS, ActionContext, ActionRegistry
 from kefu.dialogue.choices import build_choices, match_choices
-from kefu.dialogue.flow_model import END, Flow, FlowRegistry, Step, Transition, render
+from kefu.dialogue.flow_model import END, Flow, FlowRegistry, Step, Transition, render, set_value
 from kefu.dialogue.render import answer_replies, ask_replies, confirm_reply
 from kefu.dialogue.texts import text
 from kefu.dialogue.tracker import Frame, Tracker
@@ -366,7 +366,9 @@ class FlowEngine:
             return None
         elif kind == "set":
             for name, value in (step.set or {}).items():
-                tracker.record(SlotSet(ts=self._clock(), name=name, value=value))
+                tracker.record(
+                    SlotSet(ts=self._clock(), name=name, value=set_value(value, state.slots))
+                )
         elif kind == "end":
             self._say_answer(tracker, step, out)
             return END
@@ -383,6 +385,7 @@ class FlowEngine:
             lang=state.lang,
             slots=dict(state.slots),
             idempotency_key=f"{state.session_id}:{frame.frame_id}:{step.id}:{state.seq}",
+            params=step.with_,
         )
         result = await self._actions.run(name, ctx)
         tracker.record(

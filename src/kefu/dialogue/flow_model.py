@@ -94,6 +94,7 @@ class Step(BaseModel):
     # action
     action: str | None = None
     result_slot: str | None = None
+    with_: dict[str, JsonValue] = Field(default_factory=dict, alias="with")  # action parameters
     save: dict[str, str] = Field(default_factory=dict)  # slot <- field of the action's data
     # answer / handoff
     answer: LocalText | None = None
@@ -215,17 +216,38 @@ class Flow(BaseModel):
 _TEMPLATE = re.compile(r"\{([A-Za-z_][\w.]*)\}")
 
 
+def resolve(path: str, slots: dict[str, JsonValue]) -> JsonValue:
+    """The value at `slot` or `slot.field...`, or None."""
+    cur: JsonValue = slots
+    for part in path.split("."):
+        if not isinstance(cur, dict):
+            return None
+        cur = cur.get(part)
+    return cur
+
+
+def set_value(value: JsonValue, slots: dict[str, JsonValue]) -> JsonValue:
+    """A `set:` value: "{slot}" alone copies the slot's value as it is (a list stays a list);
+    other strings with placeholders are rendered; anything else is taken literally."""
+    if isinstance(value, str):
+        whole = _TEMPLATE.fullmatch(value)
+        if whole:
+            return resolve(whole.group(1), slots)
+        if "{" in value:
+            return render(value, slots)
+    return value
+
+
 def render(template: str, slots: dict[str, JsonValue]) -> str:
     """Fill `{slot}` and `{slot.field}` from slot values; unknown names render empty."""
 
     def sub(m: re.Match[str]) -> str:
-        cur: JsonValue = slots
-        for part in m.group(1).split("."):
-            if isinstance(cur, dict):
-                cur = cur.get(part)
-            else:
-                return ""
-        return "" if cur is None else str(cur)
+        cur = resolve(m.group(1), slots)
+        if cur is None:
+            return ""
+        if isinstance(cur, list):
+            return ", ".join(str(x) for x in cur if x is not None)
+        return str(cur)
 
     return _TEMPLATE.sub(sub, template)
 
