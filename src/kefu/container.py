@@ -112,6 +112,7 @@ def build_services(
         load_flows(settings.flow_paths),
         actions,
         intent_threshold=settings.nlu.intent_threshold,
+        trust_user_id=settings.channels.trust_user_id,
         clock=clock,
     )
     manager = DialogueManager(

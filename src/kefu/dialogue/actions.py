@@ -95,5 +95,9 @@ async def list_append(ctx: ActionContext) -> ActionResult:
 
 
 def register_builtins(registry: ActionRegistry) -> None:
+    from kefu.dialogue.identity_text import counter, parse_identity
+
     registry.register("list_pop", list_pop)
     registry.register("list_append", list_append)
+    registry.register("parse_identity", parse_identity)
+    registry.register("counter", counter)

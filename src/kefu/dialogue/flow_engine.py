@@ -15,7 +15,16 @@ from dataclasses import dataclass, field
 
 from kefu.dialogue.actions import VALIDATORS, ActionContext, ActionRegistry
 from kefu.dialogue.choices import build_choices, match_choices
-from kefu.dialogue.flow_model import END, Flow, FlowRegistry, Step, Transition, render, set_value
+from kefu.dialogue.flow_model import (
+    END,
+    Flow,
+    FlowRegistry,
+    Step,
+    Transition,
+    render,
+    resolve,
+    set_value,
+)
 from kefu.dialogue.render import answer_replies, ask_replies, confirm_reply
 from kefu.dialogue.texts import text
 from kefu.dialogue.tracker import Frame, Tracker
@@ -60,8 +69,10 @@ class FlowEngine:
         *,
         intent_threshold: float = 0.6,
         max_steps: int = 50,
+        trust_user_id: bool = False,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        self._trust_user_id = trust_user_id
         self.flows = flows
         self._actions = actions
         self._threshold = intent_threshold
@@ -271,7 +282,9 @@ class FlowEngine:
             self._end(tracker, frame, "failed")
             return
         lang = tracker.state.lang
-        out.say(TextReply(text=text("resume", lang, flow=flow.title_in(lang))))
+        step = flow.step(frame.step)
+        if step.kind in ("collect", "confirm"):  # it was interrupted while waiting
+            out.say(TextReply(text=text("resume", lang, flow=flow.title_in(lang))))
         await self._advance(tracker, flow, frame, frame.step, out)
 
     def _end(self, tracker: Tracker, frame: Frame, outcome: str) -> None:
@@ -364,6 +377,8 @@ class FlowEngine:
         elif kind == "handoff":
             self._handoff(tracker, frame, step, out)
             return None
+        elif kind == "call":
+            return await self._call(tracker, flow, frame, step, out)
         elif kind == "set":
             for name, value in (step.set or {}).items():
                 tracker.record(
@@ -381,7 +396,9 @@ class FlowEngine:
             session_id=state.session_id,
             tenant=state.tenant,
             user_id=state.user_id,
-            user_verified=bool(state.slots.get("verified_user_id")),
+            # Only a channel configured to pass logged-in users vouches for user_id; a
+            # customer verified in the conversation is the slot verified_user_id instead.
+            user_verified=self._trust_user_id and state.user_id is not None,
             lang=state.lang,
             slots=dict(state.slots),
             idempotency_key=f"{state.session_id}:{frame.frame_id}:{step.id}:{state.seq}",
@@ -403,6 +420,27 @@ class FlowEngine:
             if field_name in result.data:
                 tracker.record(SlotSet(ts=self._clock(), name=slot, value=result.data[field_name]))
         return result.status
+
+    async def _call(
+        self, tracker: Tracker, flow: Flow, frame: Frame, step: Step, out: TurnOutput
+    ) -> str | None:
+        """Push the called flow; this frame continues after the call when it ends."""
+        target = self.flows.get(step.call or "")
+        if target is None:
+            return self._next(tracker, flow, step)
+        after = self._next(tracker, flow, step)
+        if after == END:
+            self._end(tracker, frame, "completed")
+        else:
+            tracker.record(FlowStepped(ts=self._clock(), frame_id=frame.frame_id, step=after))
+        now = self._clock()
+        frame_id = f"{target.name}-{uuid.uuid4().hex[:8]}"
+        first = target.steps[0].id
+        tracker.record(FlowStarted(ts=now, flow=target.name, frame_id=frame_id, step=first))
+        sub = tracker.state.active
+        assert sub is not None and sub.frame_id == frame_id
+        await self._advance(tracker, target, sub, first, out)
+        return None
 
     def _wait(self, tracker: Tracker, frame: Frame, step: Step) -> None:
         if frame.step != step.id or frame.retries:
@@ -447,7 +485,7 @@ class FlowEngine:
         state = tracker.state
         if cond.result is not None:
             return state.last_action is not None and state.last_action.status == cond.result
-        value = state.slots.get(cond.slot or "")
+        value = resolve(cond.slot or "", state.slots)
         if cond.is_set is not None:
             return (value is not None) == cond.is_set
         if cond.in_ is not None:

@@ -13,7 +13,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from kefu.domain.types import JsonValue
 
-StepKind = Literal["collect", "confirm", "action", "answer", "handoff", "branch", "set", "end"]
+StepKind = Literal[
+    "collect", "confirm", "action", "answer", "handoff", "branch", "set", "call", "end"
+]
 END = "end"  # a `goto` target that ends the flow
 
 
@@ -104,6 +106,8 @@ class Step(BaseModel):
     queue: str = "default"
     # set
     set: dict[str, JsonValue] | None = None
+    # call: run another flow (e.g. identity verification), then continue after this step
+    call: str | None = None
     # end
     end: bool = False
     next: str | list[Transition] | None = None
@@ -125,6 +129,8 @@ class Step(BaseModel):
             present.append("handoff")
         if self.set is not None:
             present.append("set")
+        if self.call is not None:
+            present.append("call")
         if self.end:
             present.append("end")
         if self.answer is not None and not present:
@@ -143,6 +149,7 @@ class Step(BaseModel):
                 ("action", self.action),
                 ("handoff", self.handoff),
                 ("set", self.set),
+                ("call", self.call),
             )
             if v is not None
         ]
@@ -272,6 +279,15 @@ class FlowRegistry:
     def get(self, name: str) -> Flow | None:
         return self._flows.get(name)
 
+    def check_calls(self) -> None:
+        """Every `call:` names a known flow (checked once all files are loaded)."""
+        for flow in self._flows.values():
+            for step in flow.steps:
+                if step.call is not None and step.call not in self._flows:
+                    raise FlowError(
+                        f"flow {flow.name!r} step {step.id!r} calls unknown flow {step.call!r}"
+                    )
+
     def for_intent(self, intent: str) -> Flow | None:
         name = self._by_intent.get(intent)
         return self._flows.get(name) if name else None
@@ -305,4 +321,6 @@ def load_flows(extra_paths: Iterable[Path] = ()) -> FlowRegistry:
         files = sorted(path.glob("*.y*ml")) if path.is_dir() else [path]
         for f in files:
             flows += parse_flows(f.read_text(encoding="utf-8"), source=str(f))
-    return FlowRegistry(flows)
+    registry = FlowRegistry(flows)
+    registry.check_calls()
+    return registry

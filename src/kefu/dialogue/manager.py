@@ -26,6 +26,7 @@ from kefu.domain.events import (
     HandoffRequested,
     IntentRecognized,
     SessionStarted,
+    SlotSet,
     UserUttered,
 )
 from kefu.domain.replies import Option, OptionsReply, Reply
@@ -214,6 +215,9 @@ class DialogueManager:
             )
             tracker = Tracker(state)
             tracker.record(SessionStarted(ts=now, user_id=req.user_id, channel=req.channel))
+            if req.user_id and self._settings.channels.trust_user_id:
+                # The channel vouches for its logged-in customer: no verification needed.
+                tracker.record(SlotSet(ts=now, name="verified_user_id", value=req.user_id))
             record = SessionRecord(
                 tenant=req.tenant,
                 session_id=sid,
@@ -230,6 +234,8 @@ class DialogueManager:
             tracker.record(
                 SessionStarted(ts=now, user_id=state.user_id, channel=req.channel, reason="expired")
             )
+            if state.user_id and self._settings.channels.trust_user_id:
+                tracker.record(SlotSet(ts=now, name="verified_user_id", value=state.user_id))
         return tracker, None
 
     async def _load_state(self, req: ChatRequest, sid: SessionId) -> DialogueState:
