@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
-from kefu.container import Services
+from kefu.api.app import create_app
+from kefu.settings import Settings
 
 
 def _start(client: TestClient) -> str:
@@ -71,9 +74,23 @@ def test_foreign_session_is_refused_and_left_intact(client: TestClient) -> None:
     assert state["flow_stack"][0]["flow"] == "order_status"
 
 
-def test_session_rate_limit(client: TestClient, services: Services) -> None:
+@pytest.fixture
+def slow_client(tmp_path: Path) -> Iterator[TestClient]:
+    """Buckets that barely refill, so the test does not depend on the machine's speed."""
+    settings = Settings(
+        env="test",
+        data_dir=tmp_path,
+        _env_file=None,
+        limits={"per_session_rate": 0.01, "per_connection_rate": 0.01},
+    )
+    with TestClient(create_app(settings)) as c:
+        yield c
+
+
+def test_session_rate_limit(slow_client: TestClient) -> None:
+    client = slow_client
     sid = _start(client)
-    burst = services.settings.limits.per_session_burst
+    burst = Settings(_env_file=None).limits.per_session_burst
     codes = [
         client.post("/v1/chat", json={"text": "你好", "session_id": sid}).status_code
         for _ in range(burst + 5)
@@ -124,8 +141,9 @@ def test_ws_unknown_session_starts_fresh(client: TestClient) -> None:
         assert reply["type"] == "reply" and reply["session_id"] != "doesnotexist"
 
 
-def test_ws_flood_is_rate_limited_per_connection(client: TestClient, services: Services) -> None:
-    burst = services.settings.limits.per_connection_burst
+def test_ws_flood_is_rate_limited_per_connection(slow_client: TestClient) -> None:
+    client = slow_client
+    burst = Settings(_env_file=None).limits.per_connection_burst
     with client.websocket_connect("/v1/ws") as ws:
         for i in range(burst + 5):
             ws.send_json({"type": "message", "text": "你好", "client_msg_id": str(i)})
