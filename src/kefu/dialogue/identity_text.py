@@ -17,8 +17,11 @@ _PHONE = re.compile(r"(?<!\d)(?:\+?86[- ]?)?(1[3-9]\d[- ]?\d{4}[- ]?\d{4})(?!\d)
 _ZIP = re.compile(r"(?<!\d)(\d{5,6})(?!\d)")
 _FILLER_ZH = re.compile(r"(我叫|我是|名字是|名字叫|姓名是?|邮编是?|邮政编码是?|我的|和|是)")
 _STOP_EN = frozenset(
-    ["my", "name", "is", "i", "am", "im", "i'm", "this", "the", "zip", "code", "postcode", "postal", "and", "in", "it's", "its", "here"]
-)
+    {
+        "my", "name", "is", "i", "am", "im", "i'm", "this", "the", "zip", "code",
+        "postcode", "postal", "and", "in", "it's", "its", "here",
+    }
+)  # fmt: skip
 _NAME_CHARS = re.compile(r"[A-Za-z][A-Za-z'.-]*|[\u4e00-\u9fff]{2,4}")
 
 
