@@ -1,81 +1,66 @@
-"""Read actions over the commerce connectors, registered for flows by the container."""
+"""The shop actions flows call (`action: cancel_order`), registered by the container.
+
+The contract — slots read, result statuses and data — is in docs/shop.md ("Actions").
+Statuses: ok, not_found, forbidden, unverified, invalid, wrong_status, out_of_stock,
+insufficient_balance, not_shipped (track_order), error (back end failed or timed out).
+"""
 
 from __future__ import annotations
 
-import logging
+from kefu.commerce.base import LogisticsService, OrderService, Shop
+from kefu.commerce.catalog_actions import CatalogActions
+from kefu.commerce.read_actions import COURIER_NAMES, ReadActions
+from kefu.commerce.write_actions import WriteActions
+from kefu.dialogue.actions import Action, ActionRegistry
 
-from kefu.commerce.base import ConnectorError, OrderService
-from kefu.dialogue.actions import ActionContext, ActionRegistry, ActionResult
-from kefu.domain.commerce import Order, OrderStatus, status_label
-from kefu.domain.types import JsonValue
+__all__ = ["COURIER_NAMES", "OrderActions", "ShopActions"]
 
-log = logging.getLogger(__name__)
-
-COURIER_NAMES: dict[str, dict[str, str]] = {
-    "SF": {"zh": "顺丰速运", "en": "SF Express"},
-    "JD": {"zh": "京东物流", "en": "JD Logistics"},
-    "ZTO": {"zh": "中通快递", "en": "ZTO Express"},
-    "YTO": {"zh": "圆通速递", "en": "YTO Express"},
-    "STO": {"zh": "申通快递", "en": "STO Express"},
-    "YUNDA": {"zh": "韵达快递", "en": "Yunda Express"},
-    "EMS": {"zh": "中国邮政EMS", "en": "China Post EMS"},
-}
+READS = ("lookup_order", "track_order", "list_orders", "list_order_items")
+CUSTOMER_ACTIONS = ("verify_customer", "list_payment_methods", "modify_user_address")
+CATALOG_ACTIONS = ("get_product", "list_variants")
+ORDER_WRITES = (
+    "cancel_order",
+    "modify_items",
+    "modify_payment",
+    "modify_address",
+    "return_items",
+    "exchange_items",
+)
+TICKET_ACTIONS = ("create_ticket",)
 
 
-class OrderActions:
-    """`lookup_order` and `track_order`: both check the order belongs to the customer."""
+class ShopActions(ReadActions, CatalogActions, WriteActions):
+    """Every shop action; those whose back end was not given are not registered."""
 
-    def __init__(self, orders: OrderService) -> None:
-        self._orders = orders
+    @classmethod
+    def for_shop(cls, shop: Shop, *, logistics: LogisticsService | None = None) -> ShopActions:
+        """One back end for every role; `logistics` defaults to the shop's own tracking."""
+        return cls(
+            orders=shop,
+            customers=shop,
+            catalog=shop,
+            tickets=shop,
+            logistics=logistics if logistics is not None else shop,
+        )
+
+    def actions(self) -> dict[str, Action]:
+        names = [*READS, *ORDER_WRITES]
+        if self._customers is not None:
+            names += CUSTOMER_ACTIONS
+        if self._catalog is not None:
+            names += CATALOG_ACTIONS
+        if self._tickets is not None:
+            names += TICKET_ACTIONS
+        return {n: getattr(self, n) for n in names}
 
     def register(self, registry: ActionRegistry) -> None:
-        registry.register("lookup_order", self.lookup_order)
-        registry.register("track_order", self.track_order)
+        for name, action in self.actions().items():
+            registry.register(name, action)
 
-    async def _fetch(self, ctx: ActionContext) -> Order | ActionResult:
-        order_id = str(ctx.slots.get("order_id") or "")
-        if not order_id:
-            return ActionResult(status="not_found")
-        try:
-            order = await self._orders.get_order(ctx.tenant, order_id)
-        except ConnectorError as exc:
-            log.warning("commerce.order_lookup_failed error=%s", exc)
-            return ActionResult(status="error", data={"error": "connector"})
-        if order is None:
-            return ActionResult(status="not_found")
-        if ctx.user_id is not None and ctx.user_verified and order.user_id != ctx.user_id:
-            return ActionResult(status="forbidden")
-        return order
 
-    async def lookup_order(self, ctx: ActionContext) -> ActionResult:
-        got = await self._fetch(ctx)
-        if isinstance(got, ActionResult):
-            return got
-        return ActionResult(status="ok", data=got.card(ctx.lang))
+class OrderActions(ShopActions):
+    """The order actions alone (lookup_order, track_order, list_orders ... and the order
+    writes) over an OrderService; kept for callers that only have one."""
 
-    async def track_order(self, ctx: ActionContext) -> ActionResult:
-        got = await self._fetch(ctx)
-        if isinstance(got, ActionResult):
-            return got
-        label = status_label(got.status, ctx.lang)
-        if not got.shipments or got.status in (OrderStatus.PENDING, OrderStatus.CANCELLED):
-            return ActionResult(status="not_shipped", data={"status_label": label})
-        ship = got.shipments[-1]
-        events: list[JsonValue] = [
-            {"ts": e.ts, "description": e.description, "location": e.location}
-            for e in sorted(ship.events, key=lambda e: e.ts, reverse=True)
-        ]
-        latest = max(ship.events, key=lambda e: e.ts).description if ship.events else label
-        names = COURIER_NAMES.get(ship.courier, {})
-        return ActionResult(
-            status="ok",
-            data={
-                "order_id": got.order_id,
-                "courier": ship.courier,
-                "courier_name": names.get(ctx.lang, ship.courier),
-                "tracking_number": ship.tracking_number,
-                "status_label": label,
-                "latest": latest,
-                "events": events,
-            },
-        )
+    def __init__(self, orders: OrderService, *, logistics: LogisticsService | None = None) -> None:
+        super().__init__(orders=orders, logistics=logistics)
