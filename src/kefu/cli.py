@@ -13,12 +13,14 @@ from rich.panel import Panel
 from rich.table import Table
 
 from kefu import __version__
+from kefu.commerce.cli import app as shop_app
 from kefu.settings import Settings
 
 app = typer.Typer(
     help="kefu (客服): self-hosted customer service for e-commerce shops.", no_args_is_help=True
 )
 console = Console()
+app.add_typer(shop_app, name="shop")
 
 
 @app.command()

@@ -10,9 +10,13 @@ from dataclasses import dataclass, field
 from redis.asyncio import Redis
 
 from kefu.channels.hub import ConnectionHub
-from kefu.commerce.actions import OrderActions
-from kefu.commerce.base import OrderService
+from kefu.commerce.actions import ShopActions
+from kefu.commerce.base import LogisticsService, Shop, ShopAdmin
+from kefu.commerce.demo import seed_demo
+from kefu.commerce.http_client import HttpShop
+from kefu.commerce.logistics import FallbackLogistics, Kuaidi100Logistics
 from kefu.commerce.memory import InMemoryOrderService
+from kefu.commerce.sql_store import SqlShopStore
 from kefu.dialogue.actions import ActionRegistry, register_builtins
 from kefu.dialogue.base import SessionLocks, TrackerStore
 from kefu.dialogue.flow_engine import FlowEngine
@@ -40,21 +44,30 @@ class Services:
     store: TrackerStore
     locks: SessionLocks
     nlu: IntentRecognizer
-    orders: OrderService
+    orders: Shop
     engine: FlowEngine
     metrics: Metrics
     manager: DialogueManager
     knowledge: KnowledgeAnswerer | None = None
     hub: ConnectionHub = field(default_factory=ConnectionHub)
+    shop_admin: ShopAdmin | None = None
     _started: bool = field(default=False, repr=False)
 
     async def start(self) -> None:
         if not self._started:
             await self.store.start()
+            await self.orders.start()
+            if (
+                self.shop_admin is not None
+                and self.settings.shop.demo_if_empty
+                and self.settings.env != "prod"
+            ):
+                await seed_demo(self.shop_admin)
             self._started = True
 
     async def close(self) -> None:
         if self._started:
+            await self.orders.close()
             await self.store.close()
             await self.locks.close()
             self._started = False
@@ -73,6 +86,43 @@ def build_store(settings: Settings) -> TrackerStore:
     return SqlTrackerStore(engine, group_commit_ms=settings.storage.group_commit_ms)
 
 
+def build_shop(settings: Settings) -> Shop:
+    s = settings.shop
+    if s.backend == "http":
+        h = s.http
+        return HttpShop(
+            h.base_url,
+            api_key=h.api_key.get_secret_value() if h.api_key else None,
+            timeout_s=h.timeout_s,
+            read_attempts=h.read_attempts,
+            backoff_s=h.backoff_s,
+        )
+    url = s.url or settings.resolved_storage_url()
+    if s.backend == "memory" or url == "memory://":
+        return InMemoryOrderService()
+    engine = make_engine(
+        url,
+        echo=settings.storage.echo,
+        pool_size=settings.storage.pool_size,
+        schema=settings.storage.schema_name,
+    )
+    return SqlShopStore(engine, dispose_engine=True)
+
+
+def build_logistics(settings: Settings, shop: Shop) -> LogisticsService:
+    if settings.shop.logistics == "kuaidi100":
+        k = settings.shop.kuaidi100
+        courier = Kuaidi100Logistics(
+            customer=k.customer,
+            key=k.key.get_secret_value(),
+            base_url=k.base_url,
+            timeout_s=k.timeout_s,
+            attempts=k.attempts,
+        )
+        return FallbackLogistics(courier, shop)
+    return shop
+
+
 def build_locks(settings: Settings) -> SessionLocks:
     if settings.redis.url:
         client = Redis.from_url(
@@ -88,7 +138,7 @@ def build_services(
     settings: Settings | None = None,
     *,
     store: TrackerStore | None = None,
-    orders: OrderService | None = None,
+    orders: Shop | None = None,
     nlu: IntentRecognizer | None = None,
     knowledge: KnowledgeAnswerer | None = None,
     extra_actions: Callable[[ActionRegistry], None] | None = None,
@@ -102,10 +152,11 @@ def build_services(
         rules=RuleSet.default(),
         extractor=RegexEntityExtractor(order_patterns=settings.nlu.order_patterns),
     )
-    orders = orders or InMemoryOrderService()
+    orders = orders or build_shop(settings)
+    shop_admin = orders if isinstance(orders, SqlShopStore) else None
     actions = ActionRegistry(timeout_s=settings.action_timeout_s)
     register_builtins(actions)
-    OrderActions(orders).register(actions)
+    ShopActions.for_shop(orders, logistics=build_logistics(settings, orders)).register(actions)
     if extra_actions is not None:
         extra_actions(actions)
     engine = FlowEngine(
@@ -135,4 +186,5 @@ def build_services(
         metrics=metrics,
         manager=manager,
         knowledge=knowledge,
+        shop_admin=shop_admin,
     )

@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from kefu.commerce.settings import ShopSettings
 from kefu.nlu.settings import NluSettings
 
 PLACEHOLDER_SECRETS = frozenset({"changeme", "change-me", "secret", "dev", ""})
@@ -113,6 +114,7 @@ class Settings(BaseSettings):
     channels: ChannelSettings = Field(default_factory=ChannelSettings)
     nlu: NluSettings = Field(default_factory=NluSettings)
     admin: AdminSettings = Field(default_factory=AdminSettings)
+    shop: ShopSettings = Field(default_factory=ShopSettings)
     # Time limit for one back-end action a flow calls (lookup, write ...).
     action_timeout_s: float = Field(default=5.0, gt=0, le=120)
     # Extra flow files or folders; the built-in flows always load first.

@@ -48,7 +48,8 @@ class Harness:
         if "connector" in turn:
             self.orders.mode = turn["connector"]["orders"]
         action = None
-        text = turn.get("user")
+        # YAML reads `yes` as True and digits as numbers: a customer always sends text.
+        text = str(turn["user"]) if "user" in turn else None
         if "click" in turn:
             action = self._click(str(turn["click"]))
         elif "action" in turn:

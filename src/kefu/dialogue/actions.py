@@ -24,6 +24,8 @@ class ActionContext:
     idempotency_key: str
     # The step's `with:` parameters.
     params: Mapping[str, JsonValue] = field(default_factory=dict)
+    # The conversation so far, (role, text) oldest first, for tickets a human will read.
+    transcript: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -74,7 +76,18 @@ def _nonempty(value: str) -> str | None:
     return v if 0 < len(v) <= 500 else None
 
 
-VALIDATORS: dict[str, Validator] = {"nonempty": _nonempty}
+_NONE_WORDS = frozenset({"无", "没有", "不用", "none", "no", "n/a", "na", "-", "nothing"})
+
+
+def _optional(value: str) -> str | None:
+    """Free text that may be left empty ("无", "none")."""
+    v = value.strip()
+    if v.lower().rstrip("。.!！") in _NONE_WORDS:
+        return ""
+    return v if len(v) <= 500 else None
+
+
+VALIDATORS: dict[str, Validator] = {"nonempty": _nonempty, "optional": _optional}
 
 
 async def list_pop(ctx: ActionContext) -> ActionResult:

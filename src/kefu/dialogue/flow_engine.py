@@ -186,7 +186,9 @@ class FlowEngine:
             if picked is not None:
                 return picked if _allowed(picked, allowed) else None
         ent = turn.nlu.entity(etype)
-        if ent is not None and (not choices or ent.value in allowed):
+        if ent is not None:
+            # A typed id need not be among the buttons: the flow's lookup says whether it
+            # exists and is the customer's, which tells them more than a re-ask.
             return [ent.value] if step.multi else ent.value
         if choices:
             matched = match_choices(turn.text, choices, multi=step.multi)
@@ -259,6 +261,8 @@ class FlowEngine:
                 value = ent.value
             elif turn.payload is not None and step.collect in turn.payload:
                 value = str(turn.payload[step.collect])
+            elif step.prefill_text and turn.payload is None and turn.text.strip():
+                value = turn.text.strip()
             if value is not None:
                 tracker.record(SlotSet(ts=now, name=step.collect, value=value))
             elif not step.reuse and step.collect in tracker.state.slots:
@@ -403,6 +407,7 @@ class FlowEngine:
             slots=dict(state.slots),
             idempotency_key=f"{state.session_id}:{frame.frame_id}:{step.id}:{state.seq}",
             params=step.with_,
+            transcript=tuple((h.role, h.text) for h in state.history[-50:]),
         )
         result = await self._actions.run(name, ctx)
         tracker.record(
@@ -461,8 +466,12 @@ class FlowEngine:
         lang = tracker.state.lang
         msg = step.handoff.get(lang) if step and step.handoff else text("handoff", lang)
         out.say(TextReply(text=render(msg, tracker.state.slots)))
+        ticket = resolve("ticket.ticket_id", tracker.state.slots)
         event = HandoffRequested(
-            ts=self._clock(), reason=frame.flow, queue=step.queue if step else "default"
+            ts=self._clock(),
+            reason=frame.flow,
+            queue=step.queue if step else "default",
+            ticket_id=str(ticket) if ticket is not None else None,
         )
         tracker.record(event)
         out.handoff = event

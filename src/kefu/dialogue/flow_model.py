@@ -78,6 +78,7 @@ class Step(BaseModel):
     collect: str | None = None
     entity: str | None = None  # entity type that fills the slot; default: the slot name
     from_text: bool = False  # else take the whole message as the value
+    prefill_text: bool = False  # the message that started the flow fills this slot
     validate_with: str | None = Field(default=None, alias="validate")
     ask: LocalText | None = None
     reask: LocalText | None = None
