@@ -81,6 +81,13 @@ class AdminSettings(BaseModel):
     keys: list[AdminKey] = Field(default_factory=list)
 
 
+class HookSettings(BaseModel):
+    """Incoming webhooks. Each is off until its secret is set."""
+
+    # HMAC-SHA256 key of POST /v1/hooks/logistics (header X-Kefu-Signature: sha256=<hex>).
+    logistics_secret: SecretStr | None = None
+
+
 class ChannelSettings(BaseModel):
     """Channel keys map a caller to exactly one tenant (shop).
 
@@ -115,6 +122,7 @@ class Settings(BaseSettings):
     nlu: NluSettings = Field(default_factory=NluSettings)
     admin: AdminSettings = Field(default_factory=AdminSettings)
     shop: ShopSettings = Field(default_factory=ShopSettings)
+    hooks: HookSettings = Field(default_factory=HookSettings)
     # Time limit for one back-end action a flow calls (lookup, write ...).
     action_timeout_s: float = Field(default=5.0, gt=0, le=120)
     # Extra flow files or folders; the built-in flows always load first.
@@ -123,6 +131,9 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _refuse_placeholder_secrets(self) -> Settings:
         if self.env == "prod":
+            secret = self.hooks.logistics_secret
+            if secret is not None and secret.get_secret_value().lower() in PLACEHOLDER_SECRETS:
+                raise ValueError("hooks.logistics_secret is a placeholder; set a real one")
             keys: list[TenantKey | AdminKey] = [*self.channels.keys, *self.admin.keys]
             for k in keys:
                 if k.key.get_secret_value().strip().lower() in PLACEHOLDER_SECRETS:

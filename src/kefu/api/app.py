@@ -14,7 +14,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from kefu import __version__
-from kefu.api import chat, health, ws
+from kefu.api import chat, health, hooks, ws
 from kefu.container import Services, build_services
 from kefu.dialogue.manager import ChatError
 from kefu.settings import Settings
@@ -45,6 +45,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.include_router(chat.router)
     app.include_router(ws.router)
     app.include_router(health.router)
+    app.include_router(hooks.router)
     _install_error_handlers(app)
     _mount_web(app)
     return app

@@ -11,6 +11,7 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
 from kefu.api.deps import tenant_for_key
 from kefu.api.protocol import turn_to_wire
+from kefu.channels.hub import customer_key, session_key
 from kefu.channels.ratelimit import TokenBucket
 from kefu.container import Services
 from kefu.dialogue.manager import ButtonAction, ChatError, ChatRequest
@@ -34,6 +35,7 @@ class _Connection:
         limits = services.settings.limits
         self.bucket = TokenBucket(limits.per_connection_rate, limits.per_connection_burst)
         self.hub_key: str | None = None
+        self.customer_keys: set[str] = set()
 
     async def send_frame(self, frame: dict[str, JsonValue]) -> None:
         await self.ws.send_text(orjson.dumps(frame).decode())
@@ -47,13 +49,29 @@ class _Connection:
 
     def bind(self, session_id: str) -> None:
         hub = self.services.hub
-        key = f"{self.tenant}:{session_id}"
+        key = session_key(self.tenant, session_id)
         if self.hub_key != key:
             if self.hub_key is not None:
                 hub.detach(self.hub_key, self)
             hub.attach(key, self)
             self.hub_key = key
         self.session_id = session_id
+
+    async def bind_customer(self, user_id: str | None) -> None:
+        """Receive pushes for this customer (a channel login, or verified in the chat)."""
+        if not user_id:
+            return
+        key = customer_key(self.tenant, user_id)
+        if key not in self.customer_keys:
+            self.customer_keys.add(key)
+            await self.services.hub.attach_customer(key, self)
+
+    def detach_all(self) -> None:
+        hub = self.services.hub
+        if self.hub_key is not None:
+            hub.detach(self.hub_key, self)
+        for key in self.customer_keys:
+            hub.detach(key, self)
 
 
 @router.websocket("/v1/ws")
@@ -69,6 +87,9 @@ async def websocket_chat(ws: WebSocket) -> None:
     services.metrics.connections.inc()
     try:
         await _resume(conn)
+        # A user_id on the URL is only the customer when the channel vouches for it.
+        if services.settings.channels.trust_user_id:
+            await conn.bind_customer(conn.user_id)
         while True:
             message = await ws.receive()
             if message["type"] == "websocket.disconnect":
@@ -78,8 +99,7 @@ async def websocket_chat(ws: WebSocket) -> None:
         return
     finally:
         services.metrics.connections.dec()
-        if conn.hub_key is not None:
-            services.hub.detach(conn.hub_key, conn)
+        conn.detach_all()
 
 
 async def _resume(conn: _Connection) -> None:
@@ -173,6 +193,8 @@ async def _on_turn(conn: _Connection, frame: dict[str, Any], kind: str, cmid: An
         )
         return
     conn.bind(result.session_id)
+    verified = result.slots.get("verified_user_id")
+    await conn.bind_customer(verified if isinstance(verified, str) else None)
     out = turn_to_wire(result)
     out["type"] = "reply"
     if isinstance(cmid, str):
