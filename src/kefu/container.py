@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable
@@ -27,9 +28,7 @@ from kefu.dialogue.memory_store import InMemoryTrackerStore
 from kefu.dialogue.sql_store import SqlTrackerStore, make_engine
 from kefu.knowledge.base import KnowledgeAnswerer
 from kefu.nlu.base import IntentRecognizer
-from kefu.nlu.entities import RegexEntityExtractor
-from kefu.nlu.pipeline import StageOneNlu
-from kefu.nlu.rules import RuleSet
+from kefu.nlu.factory import build_nlu, warm_up
 from kefu.observability.metrics import Metrics
 from kefu.settings import Settings
 
@@ -55,6 +54,8 @@ class Services:
 
     async def start(self) -> None:
         if not self._started:
+            # Load the sentence encoder now, not on the first customer's message.
+            await asyncio.to_thread(warm_up, self.nlu)
             await self.store.start()
             await self.orders.start()
             if (
@@ -148,10 +149,7 @@ def build_services(
     metrics = Metrics()
     store = store or build_store(settings)
     locks = build_locks(settings)
-    nlu = nlu or StageOneNlu(
-        rules=RuleSet.default(),
-        extractor=RegexEntityExtractor(order_patterns=settings.nlu.order_patterns),
-    )
+    nlu = nlu or build_nlu(settings)
     orders = orders or build_shop(settings)
     shop_admin = orders if isinstance(orders, SqlShopStore) else None
     actions = ActionRegistry(timeout_s=settings.action_timeout_s)

@@ -194,6 +194,9 @@ class Flow(BaseModel):
     @model_validator(mode="after")
     def _links(self) -> Flow:
         ids = [s.id for s in self.steps]
+        reserved = {END, "handoff"} & set(ids)
+        if reserved:
+            raise ValueError(f"flow {self.name!r}: step ids {sorted(reserved)} are reserved")
         dupes = {i for i in ids if ids.count(i) > 1}
         if dupes:
             raise ValueError(f"flow {self.name!r}: duplicate step ids {sorted(dupes)}")

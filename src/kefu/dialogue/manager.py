@@ -33,6 +33,7 @@ from kefu.domain.replies import Option, OptionsReply, Reply
 from kefu.domain.types import AnswerSource, JsonValue, SessionId, TenantId
 from kefu.knowledge.base import KnowledgeAnswerer, Source
 from kefu.nlu.base import OUT_OF_SCOPE, IntentRecognizer, NluResult
+from kefu.nlu.clarify import IntentLabels, clarify_reply
 from kefu.nlu.lang import detect_lang
 from kefu.observability.metrics import Metrics
 from kefu.settings import Settings
@@ -114,6 +115,7 @@ class DialogueManager:
         self._cache: OrderedDict[tuple[str, str], DialogueState] = OrderedDict()
         limits = settings.limits
         self._session_limiter = KeyedRateLimiter(limits.per_session_rate, limits.per_session_burst)
+        self._labels = IntentLabels.default()
 
     # -- public API ------------------------------------------------------------------------
 
@@ -279,7 +281,8 @@ class DialogueManager:
                 replies = list(answer.replies)
                 self._record_reply(tracker, req, replies, answer.answer_source)
                 return TurnOutput(replies=replies), answer.sources, answer.answer_source
-        replies = self._fallback(lang)
+        clarify = clarify_reply(turn.nlu, lang=lang, labels=self._labels)
+        replies = [clarify] if clarify is not None else self._fallback(lang)
         self._record_reply(tracker, req, replies, AnswerSource.FALLBACK)
         return TurnOutput(replies=replies), (), AnswerSource.FALLBACK
 

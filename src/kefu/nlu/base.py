@@ -14,7 +14,7 @@ from kefu.domain.types import JsonValue
 OUT_OF_SCOPE = "out_of_scope"
 
 # Why stage 1 hands a message to stage 2 (the LLM command generator), if it does.
-Stage2Reason = Literal["", "low_confidence", "long", "compound"]
+Stage2Reason = Literal["", "low_confidence", "out_of_scope", "long", "compound"]
 
 Vectors = npt.NDArray[np.float32]
 
@@ -88,14 +88,21 @@ class Embedder(Protocol):
 
 
 class IntentClassifier(Protocol):
-    """Stage 1b: (intent, probability) candidates, best first, over normalised text.
-
-    An empty list means "no opinion" (for instance no model is loaded)."""
+    """Stage 1b: (intent, probability) candidates, best first, over normalised text."""
 
     @property
     def labels(self) -> frozenset[str]: ...
 
     @property
-    def threshold(self) -> float: ...
+    def threshold(self) -> float:
+        """Below this probability the top intent is not trusted: out_of_scope."""
+        ...
+
+    @property
+    def use_rules(self) -> bool:
+        """Whether the shipped rules apply (to the intents this model knows)."""
+        ...
 
     def classify(self, text: str, *, lang: str) -> list[tuple[str, float]]: ...
+
+    def classify_many(self, texts: Sequence[str]) -> list[list[tuple[str, float]]]: ...

@@ -20,7 +20,7 @@ import opencc
 _REPEAT_PUNCT = re.compile(r"([!?！？。.,，~～、…·\-_=*#])\1+")
 _REPEAT_CHAR = re.compile(r"([^\W\d])\1{2,}")
 _SPACE = re.compile(r"\s+")
-_CJK_GAP = re.compile(r"(?<=[\u3400-\u9fff]) (?=[\u3400-\u9fff])")
+_CJK_GAP = re.compile(r"(?<=[\u3400-\u9fff]) (?=[\u3400-\u9fff])| (?=[!?,.:;~])")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u206f]")
 # Emoji and pictographs, their modifiers, joiners and variation selectors.
 _EMOJI = re.compile(
@@ -28,6 +28,16 @@ _EMOJI = re.compile(
     "\ufe00-\ufe0f\u200d\u20e3\U000e0020-\U000e007f]"
 )
 _MAX_CHARS = 4000
+# Internet spellings with one meaning, written as the standard word.
+_SLANG = {
+    "木有": "没有",
+    "神马": "什么",
+    "肿么": "怎么",
+    "介个": "这个",
+    "酱紫": "这样子",
+    "虾米": "什么",
+}
+_SLANG_RE = re.compile("|".join(_SLANG))
 
 
 def fold_width(text: str) -> str:
@@ -72,6 +82,7 @@ def normalize(text: str) -> str:
     t = _CONTROL.sub(" ", t)
     t = strip_emoji(t)
     t = to_simplified(t).lower()
+    t = _SLANG_RE.sub(lambda m: _SLANG[m.group(0)], t)
     t = _REPEAT_PUNCT.sub(r"\1", t)
     t = _REPEAT_CHAR.sub(r"\1\1", t)
     t = _SPACE.sub(" ", t).strip()

@@ -1,9 +1,11 @@
-"""Stage 1a: regex and keyword rules per intent, from YAML."""
+"""Stage 1a: regex and keyword rules per intent, from YAML, with priorities and negation."""
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -11,8 +13,12 @@ from typing import Any
 import yaml
 
 NEGATION_CUES = re.compile(
-    r"(不想|不要|不用|不打算|没想|别|不|没)$|(don'?t|do not|not|no longer|never)\s+(want to\s+|need to\s+)?$"
+    r"(不想|不要|不用|不打算|没想|别|不|没|不是|并不|不再|没有)(要|想|去|再)?$"
+    r"|(don'?t|do not|not|no longer|never|won'?t|didn'?t)\s+(want to\s+|need to\s+|going to\s+)?$"
 )
+# "有没有", "能不能", "是不是", "可不可以" ask a question; they negate nothing.
+A_NOT_A = re.compile(r"(\w)[不没]\1\w?$")
+NEGATION_WINDOW = 24
 FULL_SCORE = 0.97
 KEYWORD_SCORE = 0.9
 
@@ -24,6 +30,9 @@ class IntentRule:
     full: bool
     negatable: bool
     patterns: dict[str, tuple[re.Pattern[str], ...]]
+    # All languages' patterns as one alternation: customers mix scripts ("hi，在吗"), and one
+    # regex per rule is several times faster than one per pattern.
+    regex: re.Pattern[str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,14 +40,26 @@ class RuleHit:
     intent: str
     score: float
     priority: int
+    start: int = 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RuleMatch:
+    """All the rules say about one message."""
+
+    best: RuleHit | None = None
+    # Every intent that matched (best first), for compound-message detection.
+    hits: tuple[RuleHit, ...] = ()
+    # Intents whose keywords appear only negated ("不想退货了"): not that intent.
+    negated: frozenset[str] = field(default_factory=frozenset)
 
 
 class RuleSet:
     """Compiled intent rules and dialogue-act rules."""
 
-    def __init__(self, intents: list[IntentRule], acts: list[IntentRule]) -> None:
-        self.intents = sorted(intents, key=lambda r: -r.priority)
-        self.acts = acts
+    def __init__(self, intents: Iterable[IntentRule], acts: Iterable[IntentRule]) -> None:
+        self.intents: tuple[IntentRule, ...] = tuple(sorted(intents, key=lambda r: -r.priority))
+        self.acts: tuple[IntentRule, ...] = tuple(acts)
 
     @classmethod
     def from_yaml(cls, text: str) -> RuleSet:
@@ -53,38 +74,63 @@ class RuleSet:
 
     @classmethod
     def default(cls) -> RuleSet:
-        text = resources.files("kefu.nlu").joinpath("data/rules.yaml").read_text(encoding="utf-8")
-        return cls.from_yaml(text)
+        """The shipped rules (parsed and compiled once per process; a RuleSet is read-only)."""
+        return _shipped_rules()
+
+    @property
+    def intent_names(self) -> frozenset[str]:
+        return frozenset(r.intent for r in self.intents)
+
+    def restricted_to(self, intents: Iterable[str]) -> RuleSet:
+        """Only the intent rules for `intents` (a shop model with its own labels); acts stay."""
+        keep = set(intents)
+        return RuleSet([r for r in self.intents if r.intent in keep], self.acts)
+
+    def match(self, norm_text: str, lang: str) -> RuleMatch:
+        hits: dict[str, RuleHit] = {}
+        negated: set[str] = set()
+        for rule in self.intents:
+            found, neg = _rule_matches(rule, norm_text, lang)
+            if found is not None:
+                score = FULL_SCORE if rule.full else KEYWORD_SCORE
+                if rule.intent not in hits:
+                    hits[rule.intent] = RuleHit(rule.intent, score, rule.priority, found)
+            elif neg:
+                negated.add(rule.intent)
+        ordered = sorted(hits.values(), key=lambda h: (-h.priority, -h.score))
+        return RuleMatch(
+            best=ordered[0] if ordered else None,
+            hits=tuple(ordered),
+            negated=frozenset(negated - hits.keys()),
+        )
 
     def match_intent(self, norm_text: str, lang: str) -> RuleHit | None:
         """The best intent rule hit on normalised text, or None."""
-        best: RuleHit | None = None
-        for rule in self.intents:
-            if best is not None and rule.priority < best.priority:
-                break
-            if _rule_matches(rule, norm_text, lang):
-                score = FULL_SCORE if rule.full else KEYWORD_SCORE
-                if best is None or score > best.score:
-                    best = RuleHit(rule.intent, score, rule.priority)
-        return best
+        return self.match(norm_text, lang).best
 
     def match_acts(self, norm_text: str, lang: str) -> frozenset[str]:
-        return frozenset(r.intent for r in self.acts if _rule_matches(r, norm_text, lang))
+        return frozenset(
+            r.intent for r in self.acts if _rule_matches(r, norm_text, lang)[0] is not None
+        )
 
 
-def _rule_matches(rule: IntentRule, text: str, lang: str) -> bool:
-    pats = rule.patterns.get(lang, ()) + (
-        rule.patterns.get("any", ()) if lang != "any" else ()
-    )
-    for pat in pats:
-        if rule.full:
-            if pat.fullmatch(text):
-                return True
+def _rule_matches(rule: IntentRule, text: str, lang: str) -> tuple[int | None, bool]:
+    """(start of the first un-negated match or None, whether a negated match was seen).
+
+    Patterns of every language apply (`lang` is kept for rule sets that want to differ)."""
+    pat = rule.regex
+    if pat is None:
+        return None, False
+    if rule.full:
+        return (0, False) if pat.fullmatch(text) else (None, False)
+    negated = False
+    for m in pat.finditer(text):
+        before = text[max(0, m.start() - NEGATION_WINDOW) : m.start()]
+        if rule.negatable and NEGATION_CUES.search(before) and not A_NOT_A.search(before):
+            negated = True
             continue
-        for m in pat.finditer(text):
-            if not rule.negatable or not NEGATION_CUES.search(text[max(0, m.start() - 12) : m.start()]):
-                return True
-    return False
+        return m.start(), False
+    return None, negated
 
 
 def _compile(section: dict[str, Any]) -> list[IntentRule]:
@@ -93,12 +139,17 @@ def _compile(section: dict[str, Any]) -> list[IntentRule]:
         if not isinstance(spec, dict):
             raise ValueError(f"rule {key!r} must be a mapping")
         patterns: dict[str, tuple[re.Pattern[str], ...]] = {}
+        sources: list[str] = []
         for lang in ("zh", "en", "any"):
-            items = spec.get(lang) or []
+            items = [str(p) for p in spec.get(lang) or []]
             try:
                 patterns[lang] = tuple(re.compile(p, re.IGNORECASE) for p in items)
             except re.error as exc:
                 raise ValueError(f"rule {key!r} ({lang}): bad pattern: {exc}") from exc
+            sources += items
+        regex = (
+            re.compile("|".join(f"(?:{p})" for p in sources), re.IGNORECASE) if sources else None
+        )
         rules.append(
             IntentRule(
                 intent=str(spec.get("intent", key)),
@@ -106,6 +157,13 @@ def _compile(section: dict[str, Any]) -> list[IntentRule]:
                 full=bool(spec.get("full", False)),
                 negatable=bool(spec.get("negatable", True)),
                 patterns=patterns,
+                regex=regex,
             )
         )
     return rules
+
+
+@lru_cache(maxsize=1)
+def _shipped_rules() -> RuleSet:
+    text = resources.files("kefu.nlu").joinpath("data/rules.yaml").read_text(encoding="utf-8")
+    return RuleSet.from_yaml(text)
