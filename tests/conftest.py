@@ -19,6 +19,8 @@ def settings(tmp_path: Path) -> Settings:
         env="test",
         data_dir=tmp_path,
         storage={"url": f"sqlite+aiosqlite:///{tmp_path / 'kefu.db'}"},
+        # The knowledge base has its own tests; here it would load the encoder per test.
+        knowledge={"enabled": False},
         _env_file=None,
     )
 

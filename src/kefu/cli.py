@@ -14,6 +14,7 @@ from rich.table import Table
 
 from kefu import __version__
 from kefu.commerce.cli import app as shop_app
+from kefu.knowledge.cli import app as kb_app
 from kefu.nlu.cli import app as nlu_app
 from kefu.settings import Settings
 
@@ -23,6 +24,7 @@ app = typer.Typer(
 console = Console()
 app.add_typer(shop_app, name="shop")
 app.add_typer(nlu_app, name="nlu")
+app.add_typer(kb_app, name="kb")
 
 
 @app.command()

@@ -27,6 +27,7 @@ from kefu.dialogue.manager import DialogueManager
 from kefu.dialogue.memory_store import InMemoryTrackerStore
 from kefu.dialogue.sql_store import SqlTrackerStore, make_engine
 from kefu.knowledge.base import KnowledgeAnswerer
+from kefu.knowledge.factory import Knowledge, build_knowledge
 from kefu.nlu.base import IntentRecognizer
 from kefu.nlu.factory import build_nlu, warm_up
 from kefu.observability.metrics import Metrics
@@ -57,6 +58,8 @@ class Services:
             # Load the sentence encoder now, not on the first customer's message.
             await asyncio.to_thread(warm_up, self.nlu)
             await self.store.start()
+            if isinstance(self.knowledge, Knowledge):
+                await self.knowledge.start()
             await self.orders.start()
             if (
                 self.shop_admin is not None
@@ -68,6 +71,8 @@ class Services:
 
     async def close(self) -> None:
         if self._started:
+            if isinstance(self.knowledge, Knowledge):
+                await self.knowledge.close()
             await self.orders.close()
             await self.store.close()
             await self.locks.close()
@@ -147,6 +152,8 @@ def build_services(
 ) -> Services:
     settings = settings or Settings()
     metrics = Metrics()
+    if knowledge is None and settings.knowledge.enabled:
+        knowledge = build_knowledge(settings, metrics=metrics)
     store = store or build_store(settings)
     locks = build_locks(settings)
     nlu = nlu or build_nlu(settings)

@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from kefu.commerce.settings import ShopSettings
+from kefu.knowledge.settings import KnowledgeSettings
 from kefu.nlu.settings import NluSettings
 
 PLACEHOLDER_SECRETS = frozenset({"changeme", "change-me", "secret", "dev", ""})
@@ -123,6 +124,7 @@ class Settings(BaseSettings):
     admin: AdminSettings = Field(default_factory=AdminSettings)
     shop: ShopSettings = Field(default_factory=ShopSettings)
     hooks: HookSettings = Field(default_factory=HookSettings)
+    knowledge: KnowledgeSettings = Field(default_factory=KnowledgeSettings)
     # Time limit for one back-end action a flow calls (lookup, write ...).
     action_timeout_s: float = Field(default=5.0, gt=0, le=120)
     # Extra flow files or folders; the built-in flows always load first.

@@ -9,7 +9,8 @@ previous reply, by its label), or `action: {id, payload}`; may switch a fake con
     answer_source, handoff (true/false), error (an error code the turn must be refused with),
     writes (how many fake writes have happened so far).
 
-Header keys: `name`, `user_id`, `flows` (extra flow files beside the script).
+Header keys: `name`, `user_id`, `flows` (extra flow files beside the script), `knowledge`
+(true: answer from the default FAQ; off by default so scripts stay fast).
 """
 
 from __future__ import annotations
@@ -160,7 +161,12 @@ async def harness_factory(tmp_path: Path) -> AsyncIterator[Any]:
     async def make(script: dict[str, Any], script_path: Path) -> Harness:
         flows = [script_path.parent / f for f in script.get("flows", [])]
         settings = Settings(
-            env="test", data_dir=tmp_path, flow_paths=flows, action_timeout_s=0.2, _env_file=None
+            env="test",
+            data_dir=tmp_path,
+            flow_paths=flows,
+            action_timeout_s=0.2,
+            _env_file=None,
+            knowledge={"enabled": bool(script.get("knowledge", False))},
         )
         orders = FakeOrderService()
         writes = FakeWriteActions()

@@ -17,6 +17,7 @@ from kefu import __version__
 from kefu.api import chat, health, hooks, ws
 from kefu.container import Services, build_services
 from kefu.dialogue.manager import ChatError
+from kefu.knowledge.router import router as kb_router
 from kefu.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -46,6 +47,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.include_router(ws.router)
     app.include_router(health.router)
     app.include_router(hooks.router)
+    app.include_router(kb_router)
     _install_error_handlers(app)
     _mount_web(app)
     return app

@@ -268,6 +268,13 @@ class DialogueManager:
         if lang not in ("zh", "en"):
             lang = self._settings.default_lang
         turn = self._understand(tracker, req, lang)
+        faq_id = (turn.payload or {}).get("faq_id")
+        if self._knowledge is not None and isinstance(faq_id, str):  # "did you mean" click
+            picked = await self._knowledge.answer_entry(faq_id, lang=lang, tenant=state.tenant)
+            if picked is not None:
+                replies = list(picked.replies)
+                self._record_reply(tracker, req, replies, picked.answer_source)
+                return TurnOutput(replies=replies), picked.sources, picked.answer_source
         if self._engine.claims(tracker, turn):
             output = await self._engine.handle(tracker, turn)
             if output.replies:
