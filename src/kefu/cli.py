@@ -54,7 +54,7 @@ def serve(
         f"{settings.resolved_storage_url()})"
     )
     uvicorn.run(
-        create_app(settings),
+        create_app(settings, tune_gc=True),
         host=h,
         port=p,
         log_level=log_level.lower(),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -23,13 +24,25 @@ from kefu.settings import Settings
 log = logging.getLogger(__name__)
 
 
-def create_app(settings: Settings | None = None, services: Services | None = None) -> FastAPI:
-    """Build the app. Services are created here (not at import) unless a test passes them."""
+def create_app(
+    settings: Settings | None = None, services: Services | None = None, *, tune_gc: bool = False
+) -> FastAPI:
+    """Build the app. Services are created here (not at import) unless a test passes them.
+
+    `tune_gc` (for a server process of its own, as `kefu serve` runs it): after start-up,
+    move everything loaded so far out of the cyclic collector's sight and collect less
+    often. Measured under load, full collections over the ~300k start-up objects were the
+    main cause of the p99 latency.
+    """
     services = services or build_services(settings or Settings())
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await services.start()
+        if tune_gc:
+            gc.collect()
+            gc.freeze()
+            gc.set_threshold(10_000, 10, 10)
         log.info("kefu.started storage=%s", services.settings.resolved_storage_url())
         try:
             yield

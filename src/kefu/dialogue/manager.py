@@ -447,6 +447,14 @@ class DialogueManager:
         self._cache.move_to_end(key)
         while len(self._cache) > size:
             self._cache.popitem(last=False)
+        # Least recently used first: drop sessions idle past the timeout (their next turn
+        # would start afresh anyway), so a busy server does not keep every old state.
+        idle_before = self._clock() - self._settings.session.idle_timeout_s
+        while self._cache:
+            oldest_key, oldest = next(iter(self._cache.items()))
+            if oldest.last_ts >= idle_before or oldest_key == key:
+                break
+            del self._cache[oldest_key]
 
 
 def _label_of(state: DialogueState, option_id: str) -> str | None:

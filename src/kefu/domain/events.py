@@ -17,12 +17,19 @@ class Event:
     ts: float
 
     def to_data(self) -> dict[str, JsonValue]:
-        out: dict[str, JsonValue] = {}
-        for f in dataclasses.fields(self):
-            if f.name == "ts":
-                continue
-            out[f.name] = _to_json(getattr(self, f.name))
-        return out
+        return {name: _to_json(getattr(self, name)) for name in _data_fields(type(self))}
+
+
+_FIELDS: dict[str, tuple[str, ...]] = {}
+
+
+def _data_fields(cls: type[Event]) -> tuple[str, ...]:
+    """The stored fields of an event class (all but `ts`), computed once per class."""
+    names = _FIELDS.get(cls.type_name)
+    if names is None:
+        names = tuple(f.name for f in dataclasses.fields(cls) if f.name != "ts")
+        _FIELDS[cls.type_name] = names
+    return names
 
 
 def _to_json(v: Any) -> JsonValue:
