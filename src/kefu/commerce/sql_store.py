@@ -35,6 +35,7 @@ from kefu.commerce.base import (
     ModifyPayment,
     ModifyUserAddress,
     NewTicket,
+    Progress,
     RefusalCode,
     ReturnItems,
     ShopRefusal,
@@ -55,6 +56,7 @@ from kefu.domain.commerce import (
     Order,
     PaymentMethod,
     Product,
+    ShopData,
     Ticket,
     Tracking,
     TrackingEvent,
@@ -63,6 +65,8 @@ from kefu.domain.commerce import (
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+ORDER_CACHE_TTL_S = 2.0
+ORDER_CACHE_SIZE = 20_000
 Change = Callable[[Order, Customer, Mapping[str, Variant]], rules.Effect]
 
 
@@ -93,6 +97,11 @@ class SqlShopStore(SqlShopAdmin):
         super().__init__(engine, dispose_engine=dispose_engine)
         self._clock = clock
         self._attempts = write_attempts
+        # Orders read by flows are read again within seconds (lookup, then the write's
+        # summary); six queries each. Writes through this store drop their entry; another
+        # process's write shows here after at most ORDER_CACHE_TTL_S (the writes themselves
+        # re-check everything inside their transaction).
+        self._orders: dict[tuple[str, str], tuple[float, Order | None]] = {}
 
     # -- reads ------------------------------------------------------------------------
 
@@ -102,9 +111,33 @@ class SqlShopStore(SqlShopAdmin):
             yield conn
 
     async def get_order(self, tenant: str, order_id: str) -> Order | None:
+        key = (tenant, order_id)
+        now = time.monotonic()
+        hit = self._orders.get(key)
+        if hit is not None and now - hit[0] < ORDER_CACHE_TTL_S:
+            return hit[1]
         async with self._read() as conn:
             found = await rows.load_orders(conn, tenant, t.orders.c.order_id == order_id)
-        return found[0] if found else None
+        order = found[0] if found else None
+        if len(self._orders) >= ORDER_CACHE_SIZE:
+            self._orders.clear()
+        self._orders[key] = (now, order)
+        return order
+
+    async def load(
+        self, tenant: str, data: ShopData, *, replace: bool = True, progress: Progress | None = None
+    ) -> None:
+        try:
+            await super().load(tenant, data, replace=replace, progress=progress)
+        finally:
+            self.forget_orders()
+
+    def forget_orders(self, tenant: str | None = None, order_id: str | None = None) -> None:
+        """Drop cached order reads (one order, or all of them)."""
+        if tenant is None or order_id is None:
+            self._orders.clear()
+        else:
+            self._orders.pop((tenant, order_id), None)
 
     async def list_orders(self, tenant: str, user_id: str) -> list[Order]:
         async with self._read() as conn:
@@ -310,7 +343,10 @@ class SqlShopStore(SqlShopAdmin):
         async def write(conn: AsyncConnection) -> tuple[Order, BaseModel]:
             return await self._order_write(conn, tenant, request.order_id, change, new_item_ids)
 
-        return await self._once(tenant, key, op, request, write, _decode_order)
+        try:
+            return await self._once(tenant, key, op, request, write, _decode_order)
+        finally:
+            self.forget_orders(tenant, request.order_id)
 
     async def cancel_order(
         self, tenant: str, request: CancelOrder, *, idempotency_key: str
@@ -416,6 +452,7 @@ class SqlShopStore(SqlShopAdmin):
                     sa.insert(t.tracking_events), rows.event_rows(tenant, tracking_number, new)
                 )
             found = await rows.load_orders(conn, tenant, t.orders.c.order_id == order_id)
+        self.forget_orders(tenant, order_id)
         return found[0]
 
 
