@@ -102,6 +102,7 @@ class SqlShopStore(SqlShopAdmin):
         # process's write shows here after at most ORDER_CACHE_TTL_S (the writes themselves
         # re-check everything inside their transaction).
         self._orders: dict[tuple[str, str], tuple[float, Order | None]] = {}
+        self._tracks: dict[tuple[str, str], tuple[float, Tracking | None]] = {}
 
     # -- reads ------------------------------------------------------------------------
 
@@ -134,6 +135,7 @@ class SqlShopStore(SqlShopAdmin):
 
     def forget_orders(self, tenant: str | None = None, order_id: str | None = None) -> None:
         """Drop cached order reads (one order, or all of them)."""
+        self._tracks.clear()  # few, and keyed by parcel: drop them all
         if tenant is None or order_id is None:
             self._orders.clear()
         else:
@@ -179,6 +181,18 @@ class SqlShopStore(SqlShopAdmin):
     async def track(
         self, tenant: str, *, courier: str, tracking_number: str, phone: str = ""
     ) -> Tracking | None:
+        key = (tenant, f"track:{tracking_number}")
+        now = time.monotonic()
+        hit_cached = self._tracks.get(key)
+        if hit_cached is not None and now - hit_cached[0] < ORDER_CACHE_TTL_S:
+            return hit_cached[1]
+        found = await self._track(tenant, tracking_number)
+        if len(self._tracks) >= ORDER_CACHE_SIZE:
+            self._tracks.clear()
+        self._tracks[key] = (now, found)
+        return found
+
+    async def _track(self, tenant: str, tracking_number: str) -> Tracking | None:
         f, o = t.fulfilments, t.orders
         q = (
             sa.select(f.c.courier, o.c.status)
