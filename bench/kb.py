@@ -3,7 +3,7 @@
     .venv/bin/python bench/kb.py faq            # tune fusion + thresholds on dev, report test
     .venv/bin/python bench/kb.py tau2           # recall@1/5/10 and MRR: dense, BM25, fused
     .venv/bin/python bench/kb.py speed          # p50/p99 per question over 100,000 chunks
-    .venv/bin/python bench/kb.py all --json bench/results-kb.json
+    .venv/bin/python bench/kb.py all --json bench/results/kb.json
 
 FAQ: kefu's default FAQ (src/kefu/knowledge/data/faq-{zh,en}.yaml) and the test sets in
 bench/kb-data/faq-eval-{zh,en}.yaml (paraphrases not in the FAQ, out-of-scope questions;

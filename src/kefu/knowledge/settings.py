@@ -78,7 +78,7 @@ class FusionWeights(BaseModel):
 
 class AnswerPolicy(BaseModel):
     """When to answer, to ask which of two FAQ entries is meant, or to say "not in the KB".
-    Calibrated on the dev split of bench/kb-data (see bench/results-kb.md)."""
+    Calibrated on the dev split of bench/kb-data (see bench/results/kb.md)."""
 
     # Answer the best FAQ entry (document passage) at or above this fused score...
     faq_threshold: float = Field(default=0.75, ge=-1, le=2)
