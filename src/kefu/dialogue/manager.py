@@ -316,7 +316,9 @@ class DialogueManager:
             tracker.record(
                 UserUttered(ts=now, text=text_in, lang=lang, client_msg_id=req.client_msg_id)
             )
-            nlu = self._nlu.parse(text_in, lang=lang)
+            # Understand in the message's own language ("hi" in a Chinese chat is still a
+            # greeting); the reply keeps the conversation's language.
+            nlu = self._nlu.parse(text_in, lang=detect_lang(text_in) or lang)
             payload = None
         tracker.record(
             IntentRecognized(
