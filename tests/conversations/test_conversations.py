@@ -1,6 +1,7 @@
 """Runs every tests/conversations/*.yaml script against the real dialogue engine.
 
-A script is a list of turns. A turn sends `user: TEXT`, `click: LABEL` (an option of the
+A script is a list of turns. A turn may start a new conversation first (`new_session:
+true`), then sends `user: TEXT`, `click: LABEL` (an option of the
 previous reply, by its label), or `action: {id, payload}`; may switch a fake connector first
 (`connector: {orders: timeout|error|garbage|ok}`); and states what must hold after it:
 
@@ -46,6 +47,8 @@ class Harness:
     log: list[str] = field(default_factory=list)
 
     async def send(self, turn: dict[str, Any]) -> TurnResult | ChatError:
+        if turn.get("new_session"):
+            self.session_id, self.last = None, None
         if "connector" in turn:
             self.orders.mode = turn["connector"]["orders"]
         action = None
