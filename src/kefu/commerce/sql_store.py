@@ -15,7 +15,7 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 import sqlalchemy as sa
 from pydantic import BaseModel
@@ -65,6 +65,7 @@ from kefu.domain.commerce import (
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+V = TypeVar("V")
 ORDER_CACHE_TTL_S = 2.0
 ORDER_CACHE_SIZE = 20_000
 Change = Callable[[Order, Customer, Mapping[str, Variant]], rules.Effect]
@@ -80,6 +81,30 @@ async def _db_errors() -> AsyncIterator[None]:
         yield
     except (SQLAlchemyError, OSError) as exc:
         raise ConnectorError(f"shop database: {exc.__class__.__name__}") from exc
+
+
+class _ReadCache(Generic[V]):
+    """Reads kept for ORDER_CACHE_TTL_S (None results too), bounded in size."""
+
+    def __init__(self) -> None:
+        self._data: dict[tuple[str, str], tuple[float, V | None]] = {}
+
+    def get(self, key: tuple[str, str]) -> tuple[bool, V | None]:
+        hit = self._data.get(key)
+        if hit is not None and time.monotonic() - hit[0] < ORDER_CACHE_TTL_S:
+            return True, hit[1]
+        return False, None
+
+    def put(self, key: tuple[str, str], value: V | None) -> None:
+        if len(self._data) >= ORDER_CACHE_SIZE:
+            self._data.clear()
+        self._data[key] = (time.monotonic(), value)
+
+    def drop(self, key: tuple[str, str]) -> None:
+        self._data.pop(key, None)
+
+    def clear(self) -> None:
+        self._data.clear()
 
 
 class SqlShopStore(SqlShopAdmin):
@@ -101,8 +126,8 @@ class SqlShopStore(SqlShopAdmin):
         # summary); six queries each. Writes through this store drop their entry; another
         # process's write shows here after at most ORDER_CACHE_TTL_S (the writes themselves
         # re-check everything inside their transaction).
-        self._orders: dict[tuple[str, str], tuple[float, Order | None]] = {}
-        self._tracks: dict[tuple[str, str], tuple[float, Tracking | None]] = {}
+        self._orders: _ReadCache[Order] = _ReadCache()
+        self._tracks: _ReadCache[Tracking] = _ReadCache()
 
     # -- reads ------------------------------------------------------------------------
 
@@ -113,16 +138,13 @@ class SqlShopStore(SqlShopAdmin):
 
     async def get_order(self, tenant: str, order_id: str) -> Order | None:
         key = (tenant, order_id)
-        now = time.monotonic()
-        hit = self._orders.get(key)
-        if hit is not None and now - hit[0] < ORDER_CACHE_TTL_S:
-            return hit[1]
+        hit, order = self._orders.get(key)
+        if hit:
+            return order
         async with self._read() as conn:
             found = await rows.load_orders(conn, tenant, t.orders.c.order_id == order_id)
         order = found[0] if found else None
-        if len(self._orders) >= ORDER_CACHE_SIZE:
-            self._orders.clear()
-        self._orders[key] = (now, order)
+        self._orders.put(key, order)
         return order
 
     async def load(
@@ -139,7 +161,7 @@ class SqlShopStore(SqlShopAdmin):
         if tenant is None or order_id is None:
             self._orders.clear()
         else:
-            self._orders.pop((tenant, order_id), None)
+            self._orders.drop((tenant, order_id))
 
     async def list_orders(self, tenant: str, user_id: str) -> list[Order]:
         async with self._read() as conn:
@@ -181,15 +203,11 @@ class SqlShopStore(SqlShopAdmin):
     async def track(
         self, tenant: str, *, courier: str, tracking_number: str, phone: str = ""
     ) -> Tracking | None:
-        key = (tenant, f"track:{tracking_number}")
-        now = time.monotonic()
-        hit_cached = self._tracks.get(key)
-        if hit_cached is not None and now - hit_cached[0] < ORDER_CACHE_TTL_S:
-            return hit_cached[1]
-        found = await self._track(tenant, tracking_number)
-        if len(self._tracks) >= ORDER_CACHE_SIZE:
-            self._tracks.clear()
-        self._tracks[key] = (now, found)
+        key = (tenant, tracking_number)
+        hit, found = self._tracks.get(key)
+        if not hit:
+            found = await self._track(tenant, tracking_number)
+            self._tracks.put(key, found)
         return found
 
     async def _track(self, tenant: str, tracking_number: str) -> Tracking | None:
