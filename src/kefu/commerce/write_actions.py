@@ -128,7 +128,11 @@ class WriteActions(ActionBase):
             return UNVERIFIED
         if self._customers is None:
             return ActionResult(status="error", data={"error": "no_customer_directory"})
-        new = address(ctx, None)
+        try:  # the country defaults to the current one, as modify_address does
+            current = await self._customers.get_customer(ctx.tenant, user)
+        except ConnectorError as exc:
+            return failed(exc)
+        new = address(ctx, current.address if current is not None else None)
         if isinstance(new, list):
             return _missing(*new)
         req = ModifyUserAddress(user_id=user, address=new)

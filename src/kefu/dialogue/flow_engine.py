@@ -196,8 +196,12 @@ class FlowEngine:
                 return [c.value for c in matched] if step.multi else matched[0].value
             return None
         if step.from_text:
+            # A free-text answer ("159 Hickory Lane", "Aarav Lee 85025") is the answer unless
+            # a rule or a button says it starts another flow; a classifier's guess on such
+            # fragments is not enough to take the customer elsewhere.
             other = self._flow_for(turn)
-            if other is None or other.name == own_flow.name:
+            sure = turn.nlu.stage in ("rule", "button")
+            if other is None or other.name == own_flow.name or not sure:
                 return turn.text.strip() or None
         return None
 

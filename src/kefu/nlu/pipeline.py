@@ -126,7 +126,7 @@ class StageOneNlu:
         if not clf.use_rules:
             return []
         labels = clf.labels
-        return [(h.intent, h.score) for h in rm.hits if h.intent in labels]
+        return [(h.intent, h.score) for h in rm.hits if h.intent in labels or h.intent in RULE_ONLY]
 
     def _rule_result(self, msg: _Message) -> NluResult | None:
         hits = self._usable_hits(msg.rules)
@@ -227,6 +227,11 @@ def _value_only(text: str, entities: tuple[Entity, ...]) -> bool:
     leftover = _FILLER.sub("", normalize(" ".join(rest)))
     leftover = _NOT_WORD.sub("", leftover).replace("的", "")
     return len(leftover) <= 1
+
+
+# Intents only rules recognise (too rare for the classifier, and they start flows): kept
+# even when a shop's model replaces the default intents.
+RULE_ONLY = frozenset({"change_payment"})
 
 
 def _unknown(msg: _Message) -> NluResult:
