@@ -84,16 +84,39 @@ async def _db_errors() -> AsyncIterator[None]:
 
 
 class _ReadCache(Generic[V]):
-    """Reads kept for ORDER_CACHE_TTL_S (None results too), bounded in size."""
+    """Reads kept for ORDER_CACHE_TTL_S (None results too), bounded in size. Concurrent
+    misses of one key share one database read (under load, an expired entry otherwise sent
+    every waiting turn to the database at once)."""
 
     def __init__(self) -> None:
         self._data: dict[tuple[str, str], tuple[float, V | None]] = {}
+        self._inflight: dict[tuple[str, str], asyncio.Future[V | None]] = {}
 
-    def get(self, key: tuple[str, str]) -> tuple[bool, V | None]:
+    async def fetch(
+        self, key: tuple[str, str], loader: Callable[[], Awaitable[V | None]]
+    ) -> V | None:
         hit = self._data.get(key)
         if hit is not None and time.monotonic() - hit[0] < ORDER_CACHE_TTL_S:
-            return True, hit[1]
-        return False, None
+            return hit[1]
+        running = self._inflight.get(key)
+        if running is not None:
+            return await asyncio.shield(running)
+        fut: asyncio.Future[V | None] = asyncio.get_running_loop().create_future()
+        self._inflight[key] = fut
+        try:
+            value = await loader()
+        except BaseException as exc:
+            fut.set_exception(exc)
+            fut.exception()  # retrieved: waiters (if any) get it; no "never retrieved" noise
+            raise
+        finally:
+            current = self._inflight.get(key) is fut
+            if current:
+                del self._inflight[key]
+        if current:  # not dropped by a write meanwhile
+            self.put(key, value)
+        fut.set_result(value)
+        return value
 
     def put(self, key: tuple[str, str], value: V | None) -> None:
         if len(self._data) >= ORDER_CACHE_SIZE:
@@ -102,9 +125,11 @@ class _ReadCache(Generic[V]):
 
     def drop(self, key: tuple[str, str]) -> None:
         self._data.pop(key, None)
+        self._inflight.pop(key, None)
 
     def clear(self) -> None:
         self._data.clear()
+        self._inflight.clear()
 
 
 class SqlShopStore(SqlShopAdmin):
@@ -137,15 +162,12 @@ class SqlShopStore(SqlShopAdmin):
             yield conn
 
     async def get_order(self, tenant: str, order_id: str) -> Order | None:
-        key = (tenant, order_id)
-        hit, order = self._orders.get(key)
-        if hit:
-            return order
-        async with self._read() as conn:
-            found = await rows.load_orders(conn, tenant, t.orders.c.order_id == order_id)
-        order = found[0] if found else None
-        self._orders.put(key, order)
-        return order
+        async def read() -> Order | None:
+            async with self._read() as conn:
+                found = await rows.load_orders(conn, tenant, t.orders.c.order_id == order_id)
+            return found[0] if found else None
+
+        return await self._orders.fetch((tenant, order_id), read)
 
     async def load(
         self, tenant: str, data: ShopData, *, replace: bool = True, progress: Progress | None = None
@@ -203,12 +225,9 @@ class SqlShopStore(SqlShopAdmin):
     async def track(
         self, tenant: str, *, courier: str, tracking_number: str, phone: str = ""
     ) -> Tracking | None:
-        key = (tenant, tracking_number)
-        hit, found = self._tracks.get(key)
-        if not hit:
-            found = await self._track(tenant, tracking_number)
-            self._tracks.put(key, found)
-        return found
+        return await self._tracks.fetch(
+            (tenant, tracking_number), lambda: self._track(tenant, tracking_number)
+        )
 
     async def _track(self, tenant: str, tracking_number: str) -> Tracking | None:
         f, o = t.fulfilments, t.orders
