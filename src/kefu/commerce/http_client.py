@@ -244,7 +244,7 @@ class HttpShop:
         self, tenant: str, request: ModifyOrderAddress, *, idempotency_key: str
     ) -> Order:
         path = f"/v1/orders/{_q(request.order_id)}/address"
-        body = AddressModel.of(request.address).model_dump()
+        body = AddressModel.read(request.address).model_dump()
         return await self._order_write(tenant, "PUT", path, body, idempotency_key)
 
     async def return_items(
@@ -269,7 +269,7 @@ class HttpShop:
         self, tenant: str, request: ModifyUserAddress, *, idempotency_key: str
     ) -> Customer:
         path = f"/v1/customers/{_q(request.user_id)}/address"
-        body = AddressModel.of(request.address).model_dump()
+        body = AddressModel.read(request.address).model_dump()
         got = await self._write(tenant, "PUT", path, body, idempotency_key, CustomerModel)
         return got.to_domain()
 

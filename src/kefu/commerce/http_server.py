@@ -241,7 +241,7 @@ def _routes(shop: Shop) -> APIRouter:
     ) -> TicketModel:
         """Open a ticket for a human agent."""
         req = NewTicket(**body.model_dump())
-        return TicketModel.of(await shop.create_ticket(tenant, req, idempotency_key=key))
+        return TicketModel.read(await shop.create_ticket(tenant, req, idempotency_key=key))
 
     @r.get("/tickets/{ticket_id}", response_model=TicketModel, tags=["tickets"])
     async def get_ticket(ticket_id: str, tenant: Tenant = "default") -> TicketModel:
@@ -249,13 +249,13 @@ def _routes(shop: Shop) -> APIRouter:
         ticket = await shop.get_ticket(tenant, ticket_id)
         if ticket is None:
             raise _missing("ticket")
-        return TicketModel.of(ticket)
+        return TicketModel.read(ticket)
 
     @r.get("/customers/{user_id}/tickets", response_model=TicketListModel, tags=["tickets"])
     async def list_tickets(user_id: str, tenant: Tenant = "default") -> TicketListModel:
         """A customer's tickets."""
         found = await shop.list_tickets(tenant, user_id)
-        return TicketListModel(tickets=[TicketModel.of(k) for k in found])
+        return TicketListModel(tickets=[TicketModel.read(k) for k in found])
 
     return r
 

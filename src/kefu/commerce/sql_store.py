@@ -475,7 +475,7 @@ class SqlShopStore(SqlShopAdmin):
             ticket = rules.new_ticket(request, ticket_id=new_ticket_id(), now=self._clock())
             position = await next_position(conn, t.tickets, tenant)
             await conn.execute(sa.insert(t.tickets), [rows.ticket_row(tenant, ticket, position)])
-            return ticket, TicketModel.of(ticket)
+            return ticket, TicketModel.read(ticket)
 
         return await self._once(
             tenant, idempotency_key, "create_ticket", request, write, _decode_ticket

@@ -7,7 +7,7 @@ Timestamps are Unix seconds (floats); ISO 8601 strings are accepted on input.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
@@ -50,6 +50,11 @@ Text = Annotated[str, Field(max_length=2000)]
 class _Model(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
+    @classmethod
+    def read(cls, obj: object) -> Self:
+        """The wire form of a domain value whose fields the model names alike."""
+        return cls.model_validate(obj, from_attributes=True)
+
 
 class AddressModel(_Model):
     address1: Text
@@ -63,25 +68,13 @@ class AddressModel(_Model):
     def to_domain(self) -> Address:
         return Address(**self.model_dump())
 
-    @classmethod
-    def of(cls, a: Address) -> AddressModel:
-        return cls(
-            address1=a.address1,
-            address2=a.address2,
-            city=a.city,
-            state=a.state,
-            country=a.country,
-            zip=a.zip,
-            district=a.district,
-        )
-
 
 def _addr(a: AddressModel | None) -> Address | None:
     return a.to_domain() if a is not None else None
 
 
 def _addr_model(a: Address | None) -> AddressModel | None:
-    return AddressModel.of(a) if a is not None else None
+    return AddressModel.read(a) if a is not None else None
 
 
 class PaymentMethodModel(_Model):
@@ -93,16 +86,6 @@ class PaymentMethodModel(_Model):
 
     def to_domain(self) -> PaymentMethod:
         return PaymentMethod(**self.model_dump())
-
-    @classmethod
-    def of(cls, p: PaymentMethod) -> PaymentMethodModel:
-        return cls(
-            payment_method_id=p.payment_method_id,
-            kind=p.kind,
-            brand=p.brand,
-            last_four=p.last_four,
-            balance=p.balance,
-        )
 
 
 class CustomerModel(_Model):
@@ -136,7 +119,7 @@ class CustomerModel(_Model):
             email=c.email,
             phone=c.phone,
             address=_addr_model(c.address),
-            payment_methods=[PaymentMethodModel.of(p) for p in c.payment_methods],
+            payment_methods=[PaymentMethodModel.read(p) for p in c.payment_methods],
             created_at=c.created_at,
         )
 
@@ -358,20 +341,6 @@ class TicketModel(_Model):
     def to_domain(self) -> Ticket:
         return Ticket(**self.model_dump())
 
-    @classmethod
-    def of(cls, t: Ticket) -> TicketModel:
-        return cls(
-            ticket_id=t.ticket_id,
-            category=t.category,
-            subject=t.subject,
-            body=t.body,
-            user_id=t.user_id,
-            verified=t.verified,
-            order_id=t.order_id,
-            status=t.status,
-            created_at=t.created_at,
-        )
-
 
 class TrackingModel(_Model):
     courier: str = ""
@@ -428,7 +397,7 @@ class ShopFileModel(_Model):
             customers=[CustomerModel.of(c) for c in data.customers],
             products=[ProductModel.of(p) for p in data.products],
             orders=[OrderModel.of(o) for o in data.orders],
-            tickets=[TicketModel.of(t) for t in data.tickets],
+            tickets=[TicketModel.read(t) for t in data.tickets],
         )
 
 
