@@ -139,10 +139,7 @@ class DialogueManager:
         self, tenant: TenantId, session_id: str, *, user_id: str | None = None
     ) -> DialogueState:
         """The tracked state of a session, rebuilt from the store (the source of truth)."""
-        if not SESSION_ID_RE.match(session_id):
-            raise ChatError(
-                "invalid_session_id", "session ids are 1-64 letters, digits, _ or -", 422
-            )
+        _check_session_id(session_id)
         sid = SessionId(session_id)
         record = await self._get_record(tenant, sid)
         self._check_owner(record, user_id)
@@ -153,10 +150,7 @@ class DialogueManager:
         self, tenant: TenantId, session_id: str, *, user_id: str | None = None
     ) -> None:
         """Raise ChatError unless the session exists and may be used by `user_id`."""
-        if not SESSION_ID_RE.match(session_id):
-            raise ChatError(
-                "invalid_session_id", "session ids are 1-64 letters, digits, _ or -", 422
-            )
+        _check_session_id(session_id)
         key = (tenant, session_id)
         cached = self._cache.get(key)
         if cached is not None:
@@ -177,10 +171,8 @@ class DialogueManager:
                     f"text is limited to {self._settings.limits.max_text_chars} characters",
                     413,
                 )
-        if req.session_id is not None and not SESSION_ID_RE.match(req.session_id):
-            raise ChatError(
-                "invalid_session_id", "session ids are 1-64 letters, digits, _ or -", 422
-            )
+        if req.session_id is not None:
+            _check_session_id(req.session_id)
         if req.session_id is not None and not self._session_limiter.allow(
             f"{req.tenant}:{req.session_id}"
         ):
@@ -457,6 +449,11 @@ class DialogueManager:
             if oldest.last_ts >= idle_before or oldest_key == key:
                 break
             del self._cache[oldest_key]
+
+
+def _check_session_id(session_id: str) -> None:
+    if not SESSION_ID_RE.match(session_id):
+        raise ChatError("invalid_session_id", "session ids are 1-64 letters, digits, _ or -", 422)
 
 
 def _label_of(state: DialogueState, option_id: str) -> str | None:
