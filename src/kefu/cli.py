@@ -13,6 +13,7 @@ from rich.panel import Panel
 from rich.table import Table
 
 from kefu import __version__
+from kefu.audit.cli import app as audit_app
 from kefu.commerce.cli import app as shop_app
 from kefu.knowledge.cli import app as kb_app
 from kefu.nlu.cli import app as nlu_app
@@ -25,6 +26,7 @@ console = Console()
 app.add_typer(shop_app, name="shop")
 app.add_typer(nlu_app, name="nlu")
 app.add_typer(kb_app, name="kb")
+app.add_typer(audit_app, name="audit")
 
 
 @app.command()
