@@ -10,8 +10,10 @@ from dataclasses import dataclass, field
 
 from redis.asyncio import Redis
 
+from kefu.audit.hooks import AuditedChatModel, audit_writes
+from kefu.audit.service import AuditLog, build_audit_log
 from kefu.channels.hub import ConnectionHub
-from kefu.commerce.actions import ShopActions
+from kefu.commerce.actions import ORDER_WRITES, TICKET_ACTIONS, ShopActions
 from kefu.commerce.base import LogisticsService, Shop, ShopAdmin
 from kefu.commerce.demo import seed_demo
 from kefu.commerce.http_client import HttpShop
@@ -28,7 +30,12 @@ from kefu.dialogue.memory_store import InMemoryTrackerStore
 from kefu.dialogue.sql_store import SqlTrackerStore, make_engine
 from kefu.knowledge.base import KnowledgeAnswerer
 from kefu.knowledge.factory import Knowledge, build_knowledge
+from kefu.llm.base import ChatModel
+from kefu.llm.commands import CommandGenerator, FlowCatalog
+from kefu.llm.grounded import GroundedAnswerer
+from kefu.llm.stage2 import StageTwo
 from kefu.nlu.base import IntentRecognizer
+from kefu.nlu.clarify import IntentLabels
 from kefu.nlu.factory import build_nlu, warm_up
 from kefu.observability.metrics import Metrics
 from kefu.settings import Settings
@@ -51,6 +58,8 @@ class Services:
     knowledge: KnowledgeAnswerer | None = None
     hub: ConnectionHub = field(default_factory=ConnectionHub)
     shop_admin: ShopAdmin | None = None
+    llm: ChatModel | None = None
+    audit: AuditLog | None = None
     _started: bool = field(default=False, repr=False)
 
     async def start(self) -> None:
@@ -58,6 +67,8 @@ class Services:
             # Load the sentence encoder now, not on the first customer's message.
             await asyncio.to_thread(warm_up, self.nlu)
             await self.store.start()
+            if self.audit is not None:
+                await self.audit.start()
             if isinstance(self.knowledge, Knowledge):
                 await self.knowledge.start()
             await self.orders.start()
@@ -76,7 +87,11 @@ class Services:
             await self.orders.close()
             await self.store.close()
             await self.locks.close()
+            if self.audit is not None:
+                await self.audit.close()
             self._started = False
+        if self.llm is not None:
+            await self.llm.aclose()
 
 
 def build_store(settings: Settings) -> TrackerStore:
@@ -148,6 +163,8 @@ def build_services(
     nlu: IntentRecognizer | None = None,
     knowledge: KnowledgeAnswerer | None = None,
     extra_actions: Callable[[ActionRegistry], None] | None = None,
+    chat_model: ChatModel | None = None,
+    audit: AuditLog | None = None,
     clock: Callable[[], float] = time.time,
 ) -> Services:
     settings = settings or Settings()
@@ -164,6 +181,11 @@ def build_services(
     ShopActions.for_shop(orders, logistics=build_logistics(settings, orders)).register(actions)
     if extra_actions is not None:
         extra_actions(actions)
+    if audit is None and settings.audit.enabled:
+        audit = build_audit_log(settings, registry=metrics.registry)
+    if audit is not None:
+        writes = (*ORDER_WRITES, *TICKET_ACTIONS, "modify_user_address")
+        audit_writes(actions, audit, writes)
     engine = FlowEngine(
         load_flows(settings.flow_paths),
         actions,
@@ -171,6 +193,10 @@ def build_services(
         trust_user_id=settings.channels.trust_user_id,
         clock=clock,
     )
+    llm = chat_model or build_llm(settings, metrics)
+    if llm is not None and audit is not None:
+        llm = AuditedChatModel(llm, audit)
+    stage2, grounded = build_llm_uses(settings, metrics, llm, engine, knowledge)
     manager = DialogueManager(
         settings=settings,
         store=store,
@@ -179,6 +205,8 @@ def build_services(
         engine=engine,
         metrics=metrics,
         knowledge=knowledge,
+        stage2=stage2,
+        grounded=grounded,
         clock=clock,
     )
     return Services(
@@ -192,4 +220,54 @@ def build_services(
         manager=manager,
         knowledge=knowledge,
         shop_admin=shop_admin,
+        llm=llm,
+        audit=audit,
     )
+
+
+def build_llm(settings: Settings, metrics: Metrics) -> ChatModel | None:
+    """The model stack from settings (client, fallback, breaker, limit, metrics), or None."""
+    if not settings.llm.enabled:
+        return None
+    from kefu.llm.factory import build_chat_model
+    from kefu.llm.metrics import LlmMetrics
+
+    return build_chat_model(settings.llm, LlmMetrics(metrics.registry))
+
+
+def build_llm_uses(
+    settings: Settings,
+    metrics: Metrics,
+    llm: ChatModel | None,
+    engine: FlowEngine,
+    knowledge: KnowledgeAnswerer | None,
+) -> tuple[StageTwo | None, GroundedAnswerer | None]:
+    """What the model is used for: stage-2 commands and grounded knowledge answers."""
+    if llm is None:
+        return None, None
+    s = settings.llm
+    stage2 = None
+    if s.stage2:
+        generator = CommandGenerator(
+            llm,
+            FlowCatalog(engine.flows, IntentLabels.default()),
+            timeout_s=s.stage2_timeout_s,
+            max_tokens=s.sampling.command_max_tokens,
+            temperature=s.sampling.command_temperature,
+        )
+        stage2 = StageTwo(
+            generator,
+            timeout_s=s.stage2_timeout_s,
+            history_turns=settings.session.llm_history_turns,
+            metrics=metrics,
+        )
+    grounded = None
+    if s.answers and isinstance(knowledge, Knowledge):
+        grounded = GroundedAnswerer(
+            llm,
+            knowledge.answerer,
+            timeout_s=s.timeout_s,
+            max_tokens=s.sampling.max_tokens,
+            on_outcome=lambda outcome: metrics.grounded.labels(outcome=outcome).inc(),
+        )
+    return stage2, grounded

@@ -8,8 +8,10 @@ from typing import Literal
 from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from kefu.audit.settings import AuditSettings
 from kefu.commerce.settings import ShopSettings
 from kefu.knowledge.settings import KnowledgeSettings
+from kefu.llm.settings import LlmSettings
 from kefu.nlu.settings import NluSettings
 
 PLACEHOLDER_SECRETS = frozenset({"changeme", "change-me", "secret", "dev", ""})
@@ -125,6 +127,9 @@ class Settings(BaseSettings):
     shop: ShopSettings = Field(default_factory=ShopSettings)
     hooks: HookSettings = Field(default_factory=HookSettings)
     knowledge: KnowledgeSettings = Field(default_factory=KnowledgeSettings)
+    # The LLM (Qwen3-8B on vLLM, or any OpenAI-compatible server). Unset base_url: none.
+    llm: LlmSettings = Field(default_factory=LlmSettings)
+    audit: AuditSettings = Field(default_factory=AuditSettings)
     # Time limit for one back-end action a flow calls (lookup, write ...).
     action_timeout_s: float = Field(default=5.0, gt=0, le=120)
     # Extra flow files or folders; the built-in flows always load first.

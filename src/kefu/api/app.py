@@ -16,6 +16,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from kefu import __version__
 from kefu.api import chat, health, hooks, ws
+from kefu.audit.hooks import AdminAuditMiddleware
+from kefu.audit.router import router as audit_router
 from kefu.container import Services, build_services
 from kefu.dialogue.manager import ChatError
 from kefu.knowledge.router import router as kb_router
@@ -61,6 +63,8 @@ def create_app(
     app.include_router(health.router)
     app.include_router(hooks.router)
     app.include_router(kb_router)
+    app.include_router(audit_router)
+    app.add_middleware(AdminAuditMiddleware)
     _install_error_handlers(app)
     _mount_web(app)
     return app

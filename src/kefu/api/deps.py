@@ -65,9 +65,12 @@ def require_role(*roles: str) -> Callable[..., Staff]:
     """A dependency admitting staff whose role is one of `roles` (least privilege per route)."""
 
     def check(
-        services: ServicesDep, authorization: Annotated[str | None, Header()] = None
+        request: Request,
+        services: ServicesDep,
+        authorization: Annotated[str | None, Header()] = None,
     ) -> Staff:
         staff = staff_for_key(services.settings, authorization)
+        request.state.staff = staff  # for the admin audit record of this call
         if staff.role not in roles:
             raise ChatError("forbidden", f"role {staff.role!r} may not use this route", 403)
         return staff

@@ -180,8 +180,16 @@ async def _on_turn(conn: _Connection, frame: dict[str, Any], kind: str, cmid: An
         lang=lang,
         client_msg_id=cmid if isinstance(cmid, str) else None,
     )
+
+    async def on_delta(piece: str) -> None:
+        # A send to a customer who left raises: the turn stops and the model call is closed.
+        delta: dict[str, JsonValue] = {"type": "reply_delta", "text": piece}
+        if isinstance(cmid, str):
+            delta["client_msg_id"] = cmid
+        await conn.send_frame(delta)
+
     try:
-        result = await conn.services.manager.handle(req)
+        result = await conn.services.manager.handle(req, on_delta=on_delta)
     except ChatError as exc:
         await conn.send_frame(
             {

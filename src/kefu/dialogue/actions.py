@@ -50,6 +50,9 @@ class ActionRegistry:
     def names(self) -> set[str]:
         return set(self._actions)
 
+    def get(self, name: str) -> Action | None:
+        return self._actions.get(name)
+
     async def run(self, name: str, ctx: ActionContext) -> ActionResult:
         """Run an action with a timeout. Failures become status `error`, never an exception."""
         action = self._actions.get(name)

@@ -29,12 +29,16 @@ from kefu.domain.events import (
     SlotSet,
     UserUttered,
 )
-from kefu.domain.replies import Option, OptionsReply, Reply
+from kefu.domain.replies import Option, OptionsReply, Reply, TextReply
 from kefu.domain.types import AnswerSource, JsonValue, SessionId, TenantId
-from kefu.knowledge.base import KnowledgeAnswerer, Source
+from kefu.knowledge.base import KnowledgeAnswer, KnowledgeAnswerer, Source
+from kefu.llm.commands import Stage2Decision
+from kefu.llm.grounded import DeltaSink, GroundedAnswerer
+from kefu.llm.stage2 import StageTwo
 from kefu.nlu.base import OUT_OF_SCOPE, IntentRecognizer, NluResult
 from kefu.nlu.clarify import IntentLabels, clarify_reply
 from kefu.nlu.lang import detect_lang
+from kefu.observability.context import TurnRef, current_turn
 from kefu.observability.metrics import Metrics
 from kefu.settings import Settings
 
@@ -102,6 +106,8 @@ class DialogueManager:
         engine: FlowEngine,
         metrics: Metrics,
         knowledge: KnowledgeAnswerer | None = None,
+        stage2: StageTwo | None = None,
+        grounded: GroundedAnswerer | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._settings = settings
@@ -111,6 +117,8 @@ class DialogueManager:
         self._engine = engine
         self._metrics = metrics
         self._knowledge = knowledge
+        self._stage2 = stage2
+        self._grounded = grounded
         self._clock = clock
         self._cache: OrderedDict[tuple[str, str], DialogueState] = OrderedDict()
         limits = settings.limits
@@ -119,11 +127,13 @@ class DialogueManager:
 
     # -- public API ------------------------------------------------------------------------
 
-    async def handle(self, req: ChatRequest) -> TurnResult:
+    async def handle(self, req: ChatRequest, *, on_delta: DeltaSink | None = None) -> TurnResult:
+        """One turn. `on_delta` receives the pieces of an answer the LLM writes, as it writes
+        them (the returned result still carries the whole, checked reply)."""
         started = time.perf_counter()
         try:
             self._check_input(req)
-            result = await self._handle_checked(req)
+            result = await self._handle_checked(req, on_delta)
         except ChatError as exc:
             self._metrics.errors.labels(code=exc.code).inc()
             raise
@@ -178,20 +188,25 @@ class DialogueManager:
         ):
             raise ChatError("rate_limited", "too many messages in this session, slow down", 429)
 
-    async def _handle_checked(self, req: ChatRequest) -> TurnResult:
+    async def _handle_checked(self, req: ChatRequest, on_delta: DeltaSink | None) -> TurnResult:
         new = req.session_id is None
         sid = SessionId(req.session_id or uuid.uuid4().hex)
         key = f"{req.tenant}:{sid}"
         try:
             async with self._locks.hold(key):
                 tracker, record = await self._open(req, sid, new=new)
+                verified = tracker.state.slots.get("verified_user_id")
+                ref = TurnRef(req.tenant, sid, verified if isinstance(verified, str) else None)
+                token = current_turn.set(ref)
                 try:
-                    output, sources, source = await self._run_turn(tracker, req)
+                    output, sources, source = await self._run_turn(tracker, req, on_delta)
                     result = self._result(tracker.state, output, sources, source)
                     await self._commit(tracker, record)
                 except BaseException:
                     self._cache.pop((req.tenant, sid), None)  # rebuild from the store next time
                     raise
+                finally:
+                    current_turn.reset(token)
         except LockTimeout as exc:
             raise ChatError("session_busy", "this session is busy, try again", 503) from exc
         except StoreError as exc:
@@ -251,7 +266,7 @@ class DialogueManager:
         return state
 
     async def _run_turn(
-        self, tracker: Tracker, req: ChatRequest
+        self, tracker: Tracker, req: ChatRequest, on_delta: DeltaSink | None
     ) -> tuple[TurnOutput, tuple[Source, ...], str]:
         state = tracker.state
         current = state.lang if state.turn > 0 else None
@@ -259,7 +274,8 @@ class DialogueManager:
         lang = req.lang or detected or state.lang
         if lang not in ("zh", "en"):
             lang = self._settings.default_lang
-        turn = self._understand(tracker, req, lang)
+        turn, decision = await self._understand(tracker, req, lang)
+        route = decision.route if decision is not None else "none"
         faq_id = (turn.payload or {}).get("faq_id")
         if self._knowledge is not None and isinstance(faq_id, str):  # "did you mean" click
             picked = await self._knowledge.answer_entry(faq_id, lang=lang, tenant=state.tenant)
@@ -267,15 +283,20 @@ class DialogueManager:
                 replies = list(picked.replies)
                 self._record_reply(tracker, req, replies, picked.answer_source)
                 return TurnOutput(replies=replies), picked.sources, picked.answer_source
-        if self._engine.claims(tracker, turn):
+        if decision is not None and route == "chitchat":
+            said: list[Reply] = [TextReply(text=decision.reply)]
+            self._record_reply(tracker, req, said, AnswerSource.LLM)
+            return TurnOutput(replies=said), (), AnswerSource.LLM
+        if route not in ("kb", "clarify") and self._engine.claims(tracker, turn):
             output = await self._engine.handle(tracker, turn)
             if output.replies:
                 self._record_reply(tracker, req, output.replies, AnswerSource.FLOW)
                 if output.handoff is not None:
                     self._metrics.handoffs.labels(queue=output.handoff.queue).inc()
                 return output, (), AnswerSource.FLOW
-        if self._knowledge is not None and req.text:
-            answer = await self._knowledge.answer(req.text, lang=lang, tenant=state.tenant)
+        if route != "clarify" and req.text:
+            question = decision.query if decision is not None and route == "kb" else req.text
+            answer = await self._answer(question, lang, state.tenant, on_delta)
             if answer is not None:
                 replies = list(answer.replies)
                 self._record_reply(tracker, req, replies, answer.answer_source)
@@ -285,9 +306,23 @@ class DialogueManager:
         self._record_reply(tracker, req, replies, AnswerSource.FALLBACK)
         return TurnOutput(replies=replies), (), AnswerSource.FALLBACK
 
-    def _understand(self, tracker: Tracker, req: ChatRequest, lang: str) -> TurnInput:
+    async def _answer(
+        self, question: str, lang: str, tenant: str, on_delta: DeltaSink | None
+    ) -> KnowledgeAnswer | None:
+        if self._grounded is not None:
+            return await self._grounded.answer(
+                question, lang=lang, tenant=tenant, on_delta=on_delta
+            )
+        if self._knowledge is not None:
+            return await self._knowledge.answer(question, lang=lang, tenant=tenant)
+        return None
+
+    async def _understand(
+        self, tracker: Tracker, req: ChatRequest, lang: str
+    ) -> tuple[TurnInput, Stage2Decision | None]:
         now = self._clock()
         state = tracker.state
+        decision: Stage2Decision | None = None
         if req.action is not None:
             payload = self._button_payload(state, req.action)
             shown = _label_of(state, req.action.id) or req.action.id
@@ -312,6 +347,11 @@ class DialogueManager:
             # greeting); the reply keeps the conversation's language.
             nlu = self._nlu.parse(text_in, lang=detect_lang(text_in) or lang)
             payload = None
+            if nlu.needs_llm and self._stage2 is not None:
+                decision = await self._stage2.decide(state, text_in, nlu, lang)
+                if decision is not None and decision.nlu is not None:
+                    nlu = decision.nlu
+                    payload = decision.payload
         tracker.record(
             IntentRecognized(
                 ts=now,
@@ -322,7 +362,7 @@ class DialogueManager:
             )
         )
         self._metrics.intents.labels(intent=nlu.intent, stage=nlu.stage).inc()
-        return TurnInput(text=text_in, nlu=nlu, payload=payload)
+        return TurnInput(text=text_in, nlu=nlu, payload=payload), decision
 
     def _button_payload(self, state: DialogueState, action: ButtonAction) -> dict[str, JsonValue]:
         """The server's copy of a clicked option's payload: a client cannot forge one."""

@@ -28,6 +28,24 @@ class Metrics:
         self.intents = Counter(
             "kefu_nlu_intents", "Recognised intents by stage", ["intent", "stage"], registry=r
         )
+        self.stage2 = Counter(
+            "kefu_nlu_stage2",
+            "Stage-2 (LLM command) decisions: the route taken, or why none was",
+            ["outcome"],
+            registry=r,
+        )
+        self.stage2_seconds = Histogram(
+            "kefu_nlu_stage2_seconds",
+            "Time of a stage-2 decision, model call included",
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.grounded = Counter(
+            "kefu_kb_grounded_answers",
+            "Knowledge answers on the LLM path: llm, faq (fast path), none, rejected, error",
+            ["outcome"],
+            registry=r,
+        )
         self.handoffs = Counter(
             "kefu_dialogue_handoffs", "Hand-offs to human agents", ["queue"], registry=r
         )

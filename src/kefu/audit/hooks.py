@@ -1,0 +1,188 @@
+"""Where the audit log listens: model calls, back-end writes, admin actions.
+
+- `AuditedChatModel` wraps the model stack: every request (its messages, which the prompt
+  builders have masked already and the audit masker masks again) and every response or
+  failure becomes a record, `llm.request` / `llm.response`, tied to the turn's session.
+- `audit_writes` wraps the shop's writing actions in the action registry: each write
+  attempt and its outcome becomes a `shop.write` record (actor: the session; subject: the
+  verified customer).
+- `AdminAuditMiddleware` records every admin API call that changes something (method
+  other than GET/HEAD/OPTIONS) with the staff member, route and status: `admin.action`.
+
+Audit writes never fail the customer's turn: a store failure is logged and counted by the
+audit log itself.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncGenerator, Iterable
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from kefu.audit.service import AuditLog
+from kefu.dialogue.actions import Action, ActionContext, ActionRegistry, ActionResult
+from kefu.domain.types import JsonValue
+from kefu.llm.base import ChatModel, LlmError, LlmRequest, LlmResponse, close_stream
+from kefu.observability.context import current_turn
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def _where() -> tuple[str, str, str | None]:
+    ref = current_turn.get()
+    if ref is None:
+        return "default", "system", None
+    return ref.tenant, f"session:{ref.session_id}", ref.user_id
+
+
+class AuditedChatModel:
+    """A `ChatModel` that records each call in the audit log."""
+
+    def __init__(self, inner: ChatModel, audit: AuditLog) -> None:
+        self.inner = inner
+        self._audit = audit
+
+    @property
+    def name(self) -> str:
+        return self.inner.name
+
+    async def _request(self, request: LlmRequest) -> None:
+        tenant, actor, subject = _where()
+        payload: dict[str, JsonValue] = {
+            "model": self.inner.name,
+            "purpose": request.purpose,
+            "messages": [{"role": m.role, "content": m.content} for m in request.messages],
+        }
+        await self._audit.record(
+            "llm.request", tenant=tenant, actor=actor, subject=subject, payload=payload
+        )
+
+    async def _response(self, request: LlmRequest, started: float, **fields: JsonValue) -> None:
+        tenant, actor, subject = _where()
+        payload: dict[str, JsonValue] = {
+            "model": self.inner.name,
+            "purpose": request.purpose,
+            "ms": round((time.perf_counter() - started) * 1000, 1),
+            **fields,
+        }
+        await self._audit.record(
+            "llm.response", tenant=tenant, actor=actor, subject=subject, payload=payload
+        )
+
+    async def complete(self, request: LlmRequest) -> LlmResponse:
+        await self._request(request)
+        started = time.perf_counter()
+        try:
+            response = await self.inner.complete(request)
+        except LlmError as exc:
+            await self._response(request, started, error=exc.kind)
+            raise
+        await self._response(
+            request,
+            started,
+            text=response.text,
+            finish_reason=response.finish_reason,
+            completion_tokens=response.usage.completion_tokens,
+        )
+        return response
+
+    async def stream(self, request: LlmRequest) -> AsyncGenerator[str, None]:
+        await self._request(request)
+        started = time.perf_counter()
+        pieces: list[str] = []
+        outcome: dict[str, JsonValue] = {"finish_reason": "closed"}
+        inner = self.inner.stream(request)
+        try:
+            async for piece in inner:
+                pieces.append(piece)
+                yield piece
+            outcome = {"finish_reason": "stop"}
+        except LlmError as exc:
+            outcome = {"error": exc.kind}
+            raise
+        finally:
+            await close_stream(inner)
+            await self._response(request, started, text="".join(pieces), **outcome)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+def _audited(action_name: str, action: Action, audit: AuditLog) -> Action:
+    async def run(ctx: ActionContext) -> ActionResult:
+        result = await action(ctx)
+        payload: dict[str, JsonValue] = {
+            "action": action_name,
+            "status": result.status,
+            "idempotency_key": ctx.idempotency_key,
+            "params": dict(ctx.params),
+            "slots": {k: v for k, v in ctx.slots.items() if not k.startswith("_")},
+            "result": result.data,
+        }
+        await audit.record(
+            "shop.write",
+            tenant=ctx.tenant,
+            actor=f"session:{ctx.session_id}",
+            subject=ctx.user_id,
+            payload=payload,
+        )
+        return result
+
+    return run
+
+
+def audit_writes(registry: ActionRegistry, audit: AuditLog, names: Iterable[str]) -> None:
+    """Wrap the registered writing actions among `names` so each call is audited."""
+    for name in names:
+        action = registry.get(name)
+        if action is not None:
+            registry.register(name, _audited(name, action, audit))
+
+
+class AdminAuditMiddleware:
+    """Records admin API calls that change something (`/v1/admin/...`, not GET/HEAD)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] != "http"
+            or not str(scope.get("path", "")).startswith("/v1/admin/")
+            or scope.get("method") in SAFE_METHODS
+        ):
+            await self.app(scope, receive, send)
+            return
+        status = 500
+
+        async def sending(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        finally:
+            await self._record(scope, status)
+
+    @staticmethod
+    async def _record(scope: Scope, status: int) -> None:
+        app: Any = scope.get("app")
+        services = getattr(getattr(app, "state", None), "services", None)
+        audit = getattr(services, "audit", None)
+        if not isinstance(audit, AuditLog):
+            return
+        state: Any = scope.get("state") or {}
+        staff = state.get("staff") if isinstance(state, dict) else None
+        tenant = getattr(staff, "tenant", "default")
+        who = getattr(staff, "name", "") or getattr(staff, "role", "anonymous")
+        payload: dict[str, JsonValue] = {
+            "method": str(scope.get("method")),
+            "path": str(scope.get("path")),
+            "query": bytes(scope.get("query_string", b"")).decode("latin-1")[:500],
+            "status": status,
+        }
+        await audit.record("admin.action", tenant=tenant, actor=f"staff:{who}", payload=payload)

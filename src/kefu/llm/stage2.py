@@ -1,0 +1,113 @@
+"""Running NLU stage 2 inside a turn: build the command context from the dialogue state,
+ask the command generator under a time limit, and turn the answer into a decision.
+
+Any failure (model down, slow, circuit open, overloaded, nonsense) yields None: the turn
+then goes on exactly as without an LLM (flows on stage 1's reading, knowledge, a clarifying
+question, a human), so a model outage costs the customer at most `timeout_s`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+
+from kefu.dialogue.tracker import DialogueState
+from kefu.llm.base import LlmError
+from kefu.llm.commands import (
+    ActiveStep,
+    CommandContext,
+    CommandGenerator,
+    Stage2Decision,
+    decide,
+)
+from kefu.nlu.base import NluResult
+from kefu.observability.metrics import Metrics
+
+log = logging.getLogger(__name__)
+
+
+class StageTwo:
+    def __init__(
+        self,
+        generator: CommandGenerator,
+        *,
+        timeout_s: float,
+        history_turns: int,
+        metrics: Metrics,
+        mask: Callable[[str], str] | None = None,
+        unmask: Callable[[str], str] | None = None,
+    ) -> None:
+        self.generator = generator
+        self._timeout_s = timeout_s
+        self._history_turns = history_turns
+        self._metrics = metrics
+        self._mask = mask or (lambda s: s)
+        self._unmask = unmask or (lambda s: s)
+
+    def context(
+        self, state: DialogueState, text: str, stage1: NluResult, lang: str
+    ) -> CommandContext:
+        # The current message is the last history item already; the model gets it apart.
+        past = state.llm_history(self._history_turns + 1)[:-1]
+        return CommandContext(
+            lang=lang,
+            message=self._mask(text),
+            original=text,
+            history=tuple((h.role, self._mask(h.text)) for h in past),
+            active=self._active(state),
+            stage1=stage1,
+            unmask=self._unmask,
+        )
+
+    async def decide(
+        self, state: DialogueState, text: str, stage1: NluResult, lang: str
+    ) -> Stage2Decision | None:
+        ctx = self.context(state, text, stage1, lang)
+        started = time.perf_counter()
+        try:
+            async with asyncio.timeout(self._timeout_s):
+                commands = await self.generator.generate(ctx)
+        except TimeoutError:
+            self._count("timeout", started)
+            log.warning("nlu.stage2_timeout after_s=%.2f", self._timeout_s)
+            return None
+        except LlmError as exc:
+            self._count(exc.kind, started)
+            log.warning("nlu.stage2_failed kind=%s", exc.kind)
+            return None
+        decision = decide(commands, ctx, self.generator.catalog)
+        self._count(decision.route, started)
+        return None if decision.route == "none" else decision
+
+    def _count(self, outcome: str, started: float) -> None:
+        self._metrics.stage2.labels(outcome=outcome).inc()
+        self._metrics.stage2_seconds.observe(time.perf_counter() - started)
+
+    def _active(self, state: DialogueState) -> ActiveStep | None:
+        frame = state.active
+        if frame is None:
+            return None
+        flow = self.generator.catalog.flow(frame.flow)
+        if flow is None:
+            return None
+        try:
+            step = flow.step(frame.step)
+        except KeyError:
+            return None
+        collects = step.kind == "collect" and step.collect is not None
+        options = {
+            label: dict(state.offered_options[oid])
+            for oid, label in state.offered_labels.items()
+            if oid in state.offered_options
+        }
+        filled = tuple(s for s in dict.fromkeys(flow.collected_slots()) if state.slots.get(s))
+        return ActiveStep(
+            flow=flow.name,
+            step=step.id,
+            slot=step.collect if collects else None,
+            entity=(step.entity or step.collect) if collects else None,
+            options=options,
+            filled=filled,
+        )
