@@ -56,7 +56,7 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClient
 def test_websocket_streams_deltas_then_the_checked_reply(
     setup: tuple[TestClient, Services],
 ) -> None:
-    client, services = setup
+    client, _ = setup
     with client.websocket_connect("/v1/ws") as ws:
         ws.send_text(
             orjson.dumps({"type": "message", "text": QUESTION, "client_msg_id": "m1"}).decode()
