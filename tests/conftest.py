@@ -11,6 +11,12 @@ from fastapi.testclient import TestClient
 from kefu.api.app import create_app
 from kefu.container import Services, build_services
 from kefu.settings import Settings
+from kefu.testing import llm_guard
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # No test can call a real model: only a running FakeOpenAIServer is reachable.
+    llm_guard.install()
 
 
 @pytest.fixture

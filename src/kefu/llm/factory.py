@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 
 from kefu.llm.base import ChatModel
@@ -25,9 +24,10 @@ def build_chat_model(settings: LlmSettings, metrics: LlmMetrics) -> ChatModel | 
     primary's (another model on the same server)."""
     if not settings.enabled:
         return None
-    # Imported here: the HTTP client is only needed when a model is configured.
-    # (By name, so this module type-checks and imports before that client exists.)
-    client: ClientFactory = importlib.import_module("kefu.llm.openai_compat").OpenAICompatChatModel
+    # Imported here: the HTTP client (and the openai SDK) only load when a model is set.
+    from kefu.llm.openai_compat import OpenAICompatChatModel
+
+    client: ClientFactory = OpenAICompatChatModel
     model: ChatModel = InstrumentedChatModel(client(settings, settings), metrics)
     if settings.fallback is not None:
         endpoint = settings.fallback.model_copy(
