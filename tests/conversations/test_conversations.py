@@ -12,11 +12,16 @@ previous reply, by its label), or `action: {id, payload}`; may switch a fake con
 
 Header keys: `name`, `user_id`, `flows` (extra flow files beside the script), `knowledge`
 (true: answer from the default FAQ; off by default so scripts stay fast).
+
+Every script runs twice: without an LLM, and with NLU stage 2 on against the fake
+OpenAI-compatible server (real client, real HTTP, structured output) answering as the
+simulated model of `kefu.testing.sim_llm`. The scripts must hold either way, and the
+second run checks that the model was really asked whenever stage 1 flagged a message.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,7 +35,9 @@ from kefu.dialogue.manager import ButtonAction, ChatError, ChatRequest, TurnResu
 from kefu.dialogue.memory_store import InMemoryTrackerStore
 from kefu.domain.types import DEFAULT_TENANT, JsonValue
 from kefu.settings import Settings
+from kefu.testing.fake_openai import FakeOpenAIServer
 from kefu.testing.fakes import FakeOrderService, FakeWriteActions
+from kefu.testing.sim_llm import respond_openai
 
 HERE = Path(__file__).parent
 SCRIPTS = sorted(HERE.glob("*.yaml"))
@@ -157,13 +164,26 @@ async def _list_demo_variants(ctx: ActionContext) -> ActionResult:
     return ActionResult(status="ok", data={"variants": variants})
 
 
-@pytest.fixture
-async def harness_factory(tmp_path: Path) -> AsyncIterator[Any]:
+@pytest.fixture(scope="module")
+def fake_llm() -> Iterator[FakeOpenAIServer]:
+    with FakeOpenAIServer(responder=respond_openai) as server:
+        yield server
+
+
+@pytest.fixture(params=["no_llm", "llm_stage2"])
+async def harness_factory(
+    request: pytest.FixtureRequest, tmp_path: Path, fake_llm: FakeOpenAIServer
+) -> AsyncIterator[Any]:
     made: list[Services] = []
+    # Stage 2 only: grounded answers would rightly change the knowledge scripts' wording.
+    llm: dict[str, Any] = (
+        {"base_url": fake_llm.url, "answers": False} if request.param == "llm_stage2" else {}
+    )
 
     async def make(script: dict[str, Any], script_path: Path) -> Harness:
         flows = [script_path.parent / f for f in script.get("flows", [])]
         settings = Settings(
+            llm=llm,
             env="test",
             data_dir=tmp_path,
             flow_paths=flows,
@@ -190,6 +210,13 @@ async def harness_factory(tmp_path: Path) -> AsyncIterator[Any]:
 
     yield make
     for s in made:
+        if llm:
+            flagged = s.metrics.registry.get_sample_value("kefu_nlu_stage2_seconds_count") or 0
+            asked = sum(
+                s.metrics.registry.get_sample_value("kefu_llm_requests_total", labels) or 0
+                for labels in ({"model": "Qwen/Qwen3-8B", "purpose": "command", "outcome": "ok"},)
+            )
+            assert asked == flagged
         await s.close()
 
 
