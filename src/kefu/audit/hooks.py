@@ -3,6 +3,8 @@
 - `AuditedChatModel` wraps the model stack: every request (its messages, which the prompt
   builders have masked already and the audit masker masks again) and every response or
   failure becomes a record, `llm.request` / `llm.response`, tied to the turn's session.
+  These are queued without waiting for their commit (`record_soon`): the turn does not
+  wait for an fsync per model call; a crash can lose the last batch's model records.
 - `audit_writes` wraps the shop's writing actions in the action registry: each write
   attempt and its outcome becomes a `shop.write` record (actor: the session; subject: the
   verified customer).
@@ -48,18 +50,18 @@ class AuditedChatModel:
     def name(self) -> str:
         return self.inner.name
 
-    async def _request(self, request: LlmRequest) -> None:
+    def _request(self, request: LlmRequest) -> None:
         tenant, actor, subject = _where()
         payload: dict[str, JsonValue] = {
             "model": self.inner.name,
             "purpose": request.purpose,
             "messages": [{"role": m.role, "content": m.content} for m in request.messages],
         }
-        await self._audit.record(
+        self._audit.record_soon(
             "llm.request", tenant=tenant, actor=actor, subject=subject, payload=payload
         )
 
-    async def _response(self, request: LlmRequest, started: float, **fields: JsonValue) -> None:
+    def _response(self, request: LlmRequest, started: float, **fields: JsonValue) -> None:
         tenant, actor, subject = _where()
         payload: dict[str, JsonValue] = {
             "model": self.inner.name,
@@ -67,19 +69,19 @@ class AuditedChatModel:
             "ms": round((time.perf_counter() - started) * 1000, 1),
             **fields,
         }
-        await self._audit.record(
+        self._audit.record_soon(
             "llm.response", tenant=tenant, actor=actor, subject=subject, payload=payload
         )
 
     async def complete(self, request: LlmRequest) -> LlmResponse:
-        await self._request(request)
+        self._request(request)
         started = time.perf_counter()
         try:
             response = await self.inner.complete(request)
         except LlmError as exc:
-            await self._response(request, started, error=exc.kind)
+            self._response(request, started, error=exc.kind)
             raise
-        await self._response(
+        self._response(
             request,
             started,
             text=response.text,
@@ -89,7 +91,7 @@ class AuditedChatModel:
         return response
 
     async def stream(self, request: LlmRequest) -> AsyncGenerator[str, None]:
-        await self._request(request)
+        self._request(request)
         started = time.perf_counter()
         pieces: list[str] = []
         outcome: dict[str, JsonValue] = {"finish_reason": "closed"}
@@ -104,7 +106,7 @@ class AuditedChatModel:
             raise
         finally:
             await close_stream(inner)
-            await self._response(request, started, text="".join(pieces), **outcome)
+            self._response(request, started, text="".join(pieces), **outcome)
 
     async def aclose(self) -> None:
         await self.inner.aclose()

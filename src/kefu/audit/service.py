@@ -145,6 +145,36 @@ class AuditLog:
             return False
         return True
 
+    def record_soon(
+        self,
+        kind: str,
+        *,
+        tenant: str,
+        actor: str,
+        subject: str | None = None,
+        payload: Mapping[str, object],
+    ) -> None:
+        """Queue a record without waiting for its commit (for calls on a customer's turn
+        whose own outcome does not depend on it, such as model calls). The payload is
+        masked and the record placed in the chain's order now; it is committed with the
+        next batch. Failures are logged and counted as in `record`."""
+        if not self.settings.enabled:
+            return
+        try:
+            entry = self._entry(kind, tenant=tenant, actor=actor, subject=subject, payload=payload)
+        except Exception as exc:
+            self._errors.inc()
+            log.error("audit.write_failed kind=%s tenant=%s error=%r", kind, tenant, exc)
+            return
+
+        def done(fut: asyncio.Future[AuditRecord]) -> None:
+            exc = None if fut.cancelled() else fut.exception()
+            if exc is not None:
+                self._errors.inc()
+                log.error("audit.write_failed kind=%s tenant=%s error=%r", kind, tenant, exc)
+
+        self._enqueue(entry).add_done_callback(done)
+
     def _entry(
         self,
         kind: str,

@@ -112,21 +112,32 @@ class KbAnswerer:
     async def answer(self, question: str, *, lang: str, tenant: str) -> KnowledgeAnswer | None:
         """The answer, or None when the KB is down (the dialogue manager's fallback then
         answers: a broken embedding server or Milvus must not break the conversation)."""
+        return (await self.answer_ranked(question, lang=lang, tenant=tenant))[0]
+
+    async def answer_ranked(
+        self, question: str, *, lang: str, tenant: str
+    ) -> tuple[KnowledgeAnswer | None, list[Candidate] | None]:
+        """`answer`, with the ranked candidates when it ranked them (None on a cache hit):
+        the LLM layer grounds its answer on them without searching twice."""
         started = time.perf_counter()
+        ranked: list[Candidate] = []
         try:
-            result = await self._answer(question, lang=lang, tenant=tenant)
+            result = await self._answer(question, lang=lang, tenant=tenant, keep=ranked)
         except KB_ERRORS as exc:
             log.error("knowledge.answer_failed tenant=%s error=%s", tenant, exc)
             if self.metrics is not None:
                 self.metrics.answers.labels(tenant=tenant, outcome="error").inc()
-            return None
+            return None, None
         if self.metrics is not None:
             self.metrics.answer_seconds.observe(time.perf_counter() - started)
+        candidates = ranked or None
         if result is not None and result.answer_source == "fallback":
-            return None if self.policy.not_found == "none" else result
-        return result
+            return (None if self.policy.not_found == "none" else result), candidates
+        return result, candidates
 
-    async def _answer(self, question: str, *, lang: str, tenant: str) -> KnowledgeAnswer | None:
+    async def _answer(
+        self, question: str, *, lang: str, tenant: str, keep: list[Candidate]
+    ) -> KnowledgeAnswer | None:
         norm = normalize(question)
         if not norm:
             return None
@@ -142,6 +153,7 @@ class KbAnswerer:
             if hit is not None:
                 return self._counted(tenant, "semantic", hit)
         candidates = await self.kb.searcher.rank(tenant, question, lang=lang, vector=vector)
+        keep.extend(candidates)
         decision = decide(candidates, self.policy, lang=lang)
         answer = render(decision, lang)
         if cache is not None:

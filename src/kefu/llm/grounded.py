@@ -148,15 +148,15 @@ class GroundedAnswerer:
     async def answer_with_outcome(
         self, question: str, *, lang: str, tenant: str, on_delta: DeltaSink | None = None
     ) -> GroundedResult:
-        extractive = await self.kb.answer(question, lang=lang, tenant=tenant)
+        extractive, ranked = await self.kb.answer_ranked(question, lang=lang, tenant=tenant)
         if extractive is None:  # the KB is down or has no answer policy-wise
             return GroundedResult(answer=_empty(), outcome="extractive")
         if extractive.answer_source == "faq" and not _is_choice(extractive):
             return GroundedResult(answer=extractive, outcome="faq")
         if extractive.answer_source == "fallback":
             return GroundedResult(answer=extractive, outcome="none")
-        try:
-            candidates = await self.kb.rank(question, lang=lang, tenant=tenant)
+        try:  # a cached extractive answer comes without candidates: rank once more
+            candidates = ranked or await self.kb.rank(question, lang=lang, tenant=tenant)
         except KB_ERRORS as exc:
             log.error("llm.grounded_rank_failed tenant=%s error=%s", tenant, exc)
             return GroundedResult(answer=extractive, outcome="extractive")

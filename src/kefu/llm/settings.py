@@ -59,7 +59,8 @@ class LlmSettings(EndpointSettings):
     max_concurrency: int = Field(default=64, ge=1, le=10_000)
     max_queue: int = Field(default=64, ge=0, le=100_000)
     queue_timeout_s: float = Field(default=1.0, ge=0, le=60)
-    max_connections: int = Field(default=100, ge=1, le=10_000)
+    # HTTP connections to the model server; keep it at least max_concurrency.
+    max_connections: int = Field(default=128, ge=1, le=10_000)
     # What the model is used for (each can be turned off on its own).
     stage2: bool = True  # NLU stage 2: commands for what stage 1 cannot settle
     answers: bool = True  # grounded answers from the knowledge base, streamed

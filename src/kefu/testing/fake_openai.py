@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import contextlib
 import copy
 import dataclasses
@@ -188,6 +189,9 @@ class _FakeCore:
         )
         self.apply(behaviour)
         self.stats = FakeStats()
+        # (tag, seconds) of each completed chat request whose messages carry a `[ref:TAG]`
+        # mark: a benchmark subtracts the model's own time from its turn latencies.
+        self.timings: collections.deque[tuple[str, float]] = collections.deque(maxlen=200_000)
         self._writers: set[asyncio.StreamWriter] = set()
 
     def apply(self, change: FakeControl) -> FakeControl:
@@ -237,6 +241,8 @@ class _FakeCore:
                 await _send_json(writer, 200, self.apply(change).model_dump())
             case "GET", "/_stats":
                 await _send_json(writer, 200, dataclasses.asdict(self.stats))
+            case "GET", "/_timings":
+                await _send_json(writer, 200, {"timings": [list(t) for t in self.timings]})
             case _:
                 await _send_json(writer, 404, _error(404, "NotFoundError", "no such route"))
 
@@ -244,6 +250,7 @@ class _FakeCore:
         self, request: _Request, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     ) -> None:
         stats, behaviour = self.stats, self.behaviour
+        started = time.perf_counter()
         stats.requests += 1
         try:
             payload = _chat_payload(request.body)
@@ -271,6 +278,9 @@ class _FakeCore:
             stats.in_flight -= 1
         if answered:
             stats.completed += 1
+            tag = _ref_tag(payload)
+            if tag is not None:
+                self.timings.append((tag, time.perf_counter() - started))
         else:
             stats.cancelled += 1
             writer.transport.abort()
@@ -320,6 +330,19 @@ class _FakeCore:
             finish=finish,
             prompt_tokens=prompt,
         )
+
+
+_REF = re.compile(r"\[ref:([A-Za-z0-9_-]{1,40})\]")
+
+
+def _ref_tag(payload: dict[str, Any]) -> str | None:
+    """The last mark of the last message that has one (earlier marks are history)."""
+    for message in reversed(payload.get("messages") or []):
+        content = message.get("content") if isinstance(message, dict) else None
+        found = _REF.findall(content) if isinstance(content, str) else []
+        if found:
+            return str(found[-1])
+    return None
 
 
 def _chat_payload(body: bytes) -> dict[str, Any]:

@@ -39,8 +39,10 @@ class FakeKb:
         self.candidates = list(candidates)
         self.policy = AnswerPolicy()
 
-    async def answer(self, question: str, *, lang: str, tenant: str) -> KnowledgeAnswer | None:
-        return self.extractive
+    async def answer_ranked(
+        self, question: str, *, lang: str, tenant: str
+    ) -> tuple[KnowledgeAnswer | None, list[Candidate] | None]:
+        return self.extractive, None
 
     async def rank(self, question: str, *, lang: str, tenant: str) -> list[Candidate]:
         return self.candidates
