@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hmac
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -61,18 +60,27 @@ def staff_for_key(settings: Settings, authorization: str | None) -> Staff:
     raise ChatError("unauthorized", "an admin API key is required (Authorization: Bearer)", 401)
 
 
-def require_role(*roles: str) -> Callable[..., Staff]:
-    """A dependency admitting staff whose role is one of `roles` (least privilege per route)."""
+class RoleGuard:
+    """The one admin dependency: admits staff whose role is in `roles` (least privilege
+    per route). `tests/unit/api/test_rbac.py` finds it on every admin route and checks
+    every role against it."""
 
-    def check(
+    def __init__(self, roles: tuple[str, ...]) -> None:
+        self.roles = frozenset(roles)
+
+    def __call__(
+        self,
         request: Request,
         services: ServicesDep,
         authorization: Annotated[str | None, Header()] = None,
     ) -> Staff:
         staff = staff_for_key(services.settings, authorization)
         request.state.staff = staff  # for the admin audit record of this call
-        if staff.role not in roles:
+        if staff.role not in self.roles:
             raise ChatError("forbidden", f"role {staff.role!r} may not use this route", 403)
         return staff
 
-    return check
+
+def require_role(*roles: str) -> RoleGuard:
+    """A dependency admitting staff whose role is one of `roles`."""
+    return RoleGuard(roles)
