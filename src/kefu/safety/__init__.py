@@ -1,0 +1,1 @@
+"""Safety: PII detection and masking (`kefu.safety.pii`), guards and audit."""
