@@ -17,6 +17,7 @@ from kefu.audit.cli import app as audit_app
 from kefu.commerce.cli import app as shop_app
 from kefu.knowledge.cli import app as kb_app
 from kefu.nlu.cli import app as nlu_app
+from kefu.safety.pii import PiiLogFilter
 from kefu.settings import Settings
 
 app = typer.Typer(
@@ -49,6 +50,8 @@ def serve(
     settings = Settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(message)s")
+    for handler in logging.getLogger().handlers:  # no personal data in the logs
+        handler.addFilter(PiiLogFilter())
     h = host or settings.server.host
     p = port or settings.server.port
     console.print(
@@ -60,6 +63,7 @@ def serve(
         host=h,
         port=p,
         log_level=log_level.lower(),
+        log_config=None,  # uvicorn's loggers propagate to the root handler and its filter
         ws_max_size=settings.limits.max_frame_bytes * 4,
         access_log=False,
     )

@@ -38,6 +38,7 @@ from kefu.nlu.base import IntentRecognizer
 from kefu.nlu.clarify import IntentLabels
 from kefu.nlu.factory import build_nlu, warm_up
 from kefu.observability.metrics import Metrics
+from kefu.safety.pii import mask_text
 from kefu.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -182,7 +183,7 @@ def build_services(
     if extra_actions is not None:
         extra_actions(actions)
     if audit is None and settings.audit.enabled:
-        audit = build_audit_log(settings, registry=metrics.registry)
+        audit = build_audit_log(settings, masker=mask_text, registry=metrics.registry)
     if audit is not None:
         writes = (*ORDER_WRITES, *TICKET_ACTIONS, "modify_user_address")
         audit_writes(actions, audit, writes)

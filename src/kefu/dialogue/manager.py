@@ -169,6 +169,10 @@ class DialogueManager:
             return
         self._check_owner(await self._get_record(tenant, SessionId(session_id)), user_id)
 
+    def forget(self, tenant: TenantId, session_id: str) -> None:
+        """Drop a session's cached state (after it was erased from the store)."""
+        self._cache.pop((tenant, SessionId(session_id)), None)
+
     # -- the turn --------------------------------------------------------------------------
 
     def _check_input(self, req: ChatRequest) -> None:

@@ -22,6 +22,7 @@ from kefu.knowledge.base import KnowledgeAnswer, Source
 from kefu.knowledge.model import Candidate
 from kefu.llm.base import ChatMessage, ChatModel, LlmError, LlmRequest, close_stream
 from kefu.llm.prompts import render
+from kefu.safety.pii import PiiVault
 
 log = logging.getLogger(__name__)
 
@@ -120,6 +121,7 @@ class GroundedAnswerer:
         max_tokens: int | None = None,
         policy: GroundedPolicy | None = None,
         check: AnswerCheck | None = None,
+        mask_pii: bool = True,
         on_outcome: Callable[[str], None] | None = None,
     ) -> None:
         self._model = model
@@ -128,6 +130,7 @@ class GroundedAnswerer:
         self._max_tokens = max_tokens
         self.policy = policy or GroundedPolicy()
         self._check = check
+        self._mask_pii = mask_pii
         self._on_outcome = on_outcome
 
     async def answer(
@@ -164,8 +167,10 @@ class GroundedAnswerer:
         if not chosen:
             return GroundedResult(answer=extractive, outcome="extractive")
         passages = {c.entry_id: _passage_text(c, self.policy.passage_chars) for c in chosen}
+        vault = PiiVault() if self._mask_pii else None
+        asked = vault.mask(question) if vault is not None else question
         request = LlmRequest(
-            messages=self.messages(question, chosen, lang),
+            messages=self.messages(asked, chosen, lang),
             purpose="answer",
             max_tokens=self._max_tokens,
             timeout_s=self._timeout_s,
@@ -188,7 +193,7 @@ class GroundedAnswerer:
         except LlmError as exc:
             log.warning("llm.grounded_failed kind=%s", exc.kind)
             return GroundedResult(answer=extractive, outcome="error")
-        text = raw.strip()
+        text = vault.unmask(raw.strip()) if vault is not None else raw.strip()
         if text.startswith(NONE_MARK):
             answer = extractive if _is_choice(extractive) else not_found(lang)
             return GroundedResult(answer=answer, outcome="none")

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
 
 from kefu.dialogue.tracker import DialogueState
 from kefu.llm.base import LlmError
@@ -24,6 +23,7 @@ from kefu.llm.commands import (
 )
 from kefu.nlu.base import NluResult
 from kefu.observability.metrics import Metrics
+from kefu.safety.pii import PiiVault
 
 log = logging.getLogger(__name__)
 
@@ -36,29 +36,31 @@ class StageTwo:
         timeout_s: float,
         history_turns: int,
         metrics: Metrics,
-        mask: Callable[[str], str] | None = None,
-        unmask: Callable[[str], str] | None = None,
+        mask_pii: bool = True,
     ) -> None:
         self.generator = generator
         self._timeout_s = timeout_s
         self._history_turns = history_turns
         self._metrics = metrics
-        self._mask = mask or (lambda s: s)
-        self._unmask = unmask or (lambda s: s)
+        self._mask_pii = mask_pii
 
     def context(
         self, state: DialogueState, text: str, stage1: NluResult, lang: str
     ) -> CommandContext:
         # The current message is the last history item already; the model gets it apart.
         past = state.llm_history(self._history_turns + 1)[:-1]
+        # Personal data reaches the model as placeholders ([PHONE_1]); one vault per turn
+        # keeps them consistent across the prompt and turns the model's values back.
+        vault = PiiVault() if self._mask_pii else None
+        mask = vault.mask if vault is not None else _same
         return CommandContext(
             lang=lang,
-            message=self._mask(text),
+            message=mask(text),
             original=text,
-            history=tuple((h.role, self._mask(h.text)) for h in past),
+            history=tuple((h.role, mask(h.text)) for h in past),
             active=self._active(state),
             stage1=stage1,
-            unmask=self._unmask,
+            unmask=vault.unmask if vault is not None else _same,
         )
 
     async def decide(
@@ -111,3 +113,7 @@ class StageTwo:
             options=options,
             filled=filled,
         )
+
+
+def _same(text: str) -> str:
+    return text

@@ -3,6 +3,7 @@ model failure leaves the turn on the stage-1 path."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
@@ -206,3 +207,29 @@ async def test_a_hijacked_model_cannot_write(make: Callable[..., object]) -> Non
     assert r.flow is not None and r.flow.expecting == "identity_text"  # who is asking?
     writes = [c for c in orders.log[len(before) :] if not c[0].startswith(("get_", "find_"))]
     assert writes == []
+
+
+async def test_personal_data_reaches_the_model_as_placeholders(
+    make: Callable[..., object],
+) -> None:
+    """The prompt carries [PHONE_1], never the number; a value the model copies as a
+    placeholder is turned back into what the customer wrote."""
+    s, model = await make(  # type: ignore[misc]
+        cmds({"command": "start_flow", "flow": "complaint"},
+             {"command": "set_slot", "slot": "complaint_text", "value": "[PHONE_1]"})
+    )  # fmt: skip
+    text = (
+        "your courier kept calling my number 13945671234 at midnight and I want someone "
+        "to look into how my phone number got passed around like that, seriously"
+    )
+    r = await say(s, text)
+    prompt = "\n".join(m.content for m in model.requests[0].messages)
+    assert "13945671234" not in prompt and "[PHONE_1]" in prompt
+    assert r.intent is not None and r.intent.stage == "llm"
+    assert r.slots.get("complaint_text") == "13945671234"
+    assert s.audit is not None
+    await asyncio.sleep(0.05)  # model-call audit records are queued, not awaited
+    from kefu.audit.model import AuditFilter
+
+    records = await s.audit.query("default", AuditFilter(kind="llm.request"))
+    assert records and "13945671234" not in records[0].payload_json
