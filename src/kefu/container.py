@@ -36,9 +36,10 @@ from kefu.llm.grounded import GroundedAnswerer
 from kefu.llm.stage2 import StageTwo
 from kefu.nlu.base import IntentRecognizer
 from kefu.nlu.clarify import IntentLabels
-from kefu.nlu.factory import build_nlu, warm_up
+from kefu.nlu.factory import build_nlu, default_embedder, warm_up
 from kefu.observability.metrics import Metrics
 from kefu.safety.pii import mask_text
+from kefu.safety.turn import TurnGuards
 from kefu.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -61,12 +62,15 @@ class Services:
     shop_admin: ShopAdmin | None = None
     llm: ChatModel | None = None
     audit: AuditLog | None = None
+    guards: TurnGuards | None = None
     _started: bool = field(default=False, repr=False)
 
     async def start(self) -> None:
         if not self._started:
             # Load the sentence encoder now, not on the first customer's message.
             await asyncio.to_thread(warm_up, self.nlu)
+            if self.guards is not None:
+                await asyncio.to_thread(self.guards.warm_up)
             await self.store.start()
             if self.audit is not None:
                 await self.audit.start()
@@ -194,6 +198,10 @@ def build_services(
         trust_user_id=settings.channels.trust_user_id,
         clock=clock,
     )
+    guards = None
+    if settings.safety.input_guard or settings.safety.output_guard:
+        embedder = default_embedder(settings) if settings.nlu.classifier else None
+        guards = TurnGuards(settings.safety, embedder=embedder, registry=metrics.registry)
     llm = chat_model or build_llm(settings, metrics)
     if llm is not None and audit is not None:
         llm = AuditedChatModel(llm, audit)
@@ -208,6 +216,7 @@ def build_services(
         knowledge=knowledge,
         stage2=stage2,
         grounded=grounded,
+        guards=guards,
         clock=clock,
     )
     return Services(
@@ -223,6 +232,7 @@ def build_services(
         shop_admin=shop_admin,
         llm=llm,
         audit=audit,
+        guards=guards,
     )
 
 

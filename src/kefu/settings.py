@@ -13,6 +13,7 @@ from kefu.commerce.settings import ShopSettings
 from kefu.knowledge.settings import KnowledgeSettings
 from kefu.llm.settings import LlmSettings
 from kefu.nlu.settings import NluSettings
+from kefu.safety.settings import SafetySettings
 
 PLACEHOLDER_SECRETS = frozenset({"changeme", "change-me", "secret", "dev", ""})
 
@@ -130,6 +131,7 @@ class Settings(BaseSettings):
     # The LLM (Qwen3-8B on vLLM, or any OpenAI-compatible server). Unset base_url: none.
     llm: LlmSettings = Field(default_factory=LlmSettings)
     audit: AuditSettings = Field(default_factory=AuditSettings)
+    safety: SafetySettings = Field(default_factory=SafetySettings)
     # Time limit for one back-end action a flow calls (lookup, write ...).
     action_timeout_s: float = Field(default=5.0, gt=0, le=120)
     # Extra flow files or folders; the built-in flows always load first.

@@ -17,6 +17,7 @@ audit log itself.
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import AsyncGenerator, Iterable
 from typing import Any
@@ -26,7 +27,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from kefu.audit.service import AuditLog
 from kefu.dialogue.actions import Action, ActionContext, ActionRegistry, ActionResult
 from kefu.domain.types import JsonValue
-from kefu.llm.base import ChatModel, LlmError, LlmRequest, LlmResponse, close_stream
+from kefu.llm.base import ChatMessage, ChatModel, LlmError, LlmRequest, LlmResponse, close_stream
 from kefu.observability.context import current_turn
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -55,7 +56,7 @@ class AuditedChatModel:
         payload: dict[str, JsonValue] = {
             "model": self.inner.name,
             "purpose": request.purpose,
-            "messages": [{"role": m.role, "content": m.content} for m in request.messages],
+            "messages": [_message(m) for m in request.messages],
         }
         self._audit.record_soon(
             "llm.request", tenant=tenant, actor=actor, subject=subject, payload=payload
@@ -110,6 +111,16 @@ class AuditedChatModel:
 
     async def aclose(self) -> None:
         await self.inner.aclose()
+
+
+def _message(m: ChatMessage) -> dict[str, JsonValue]:
+    """A prompt message for the audit record. A system prompt is the same for every turn
+    of a deployment and language (it comes from kefu/llm/prompts/ and the flow files), so
+    the record keeps its sha256 and length, not thousands of characters per call."""
+    if m.role == "system":
+        digest = hashlib.sha256(m.content.encode("utf-8")).hexdigest()
+        return {"role": m.role, "sha256": digest, "chars": len(m.content)}
+    return {"role": m.role, "content": m.content}
 
 
 def _audited(action_name: str, action: Action, audit: AuditLog) -> Action:

@@ -40,6 +40,8 @@ from kefu.nlu.clarify import IntentLabels, clarify_reply
 from kefu.nlu.lang import detect_lang
 from kefu.observability.context import TurnRef, current_turn
 from kefu.observability.metrics import Metrics
+from kefu.safety.guards import GuardVerdict
+from kefu.safety.turn import TurnGuards
 from kefu.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -108,6 +110,7 @@ class DialogueManager:
         knowledge: KnowledgeAnswerer | None = None,
         stage2: StageTwo | None = None,
         grounded: GroundedAnswerer | None = None,
+        guards: TurnGuards | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._settings = settings
@@ -119,6 +122,7 @@ class DialogueManager:
         self._knowledge = knowledge
         self._stage2 = stage2
         self._grounded = grounded
+        self._guards = guards
         self._clock = clock
         self._cache: OrderedDict[tuple[str, str], DialogueState] = OrderedDict()
         limits = settings.limits
@@ -278,7 +282,12 @@ class DialogueManager:
         lang = req.lang or detected or state.lang
         if lang not in ("zh", "en"):
             lang = self._settings.default_lang
-        turn, decision = await self._understand(tracker, req, lang)
+        turn, decision, blocked = await self._understand(tracker, req, lang)
+        if blocked is not None and self._guards is not None:
+            # Nothing acts on the message: no flow, no model. The reason stays in the logs.
+            said: list[Reply] = [TextReply(text=self._guards.refusal(blocked, lang))]
+            self._record_reply(tracker, req, said, AnswerSource.GUARD)
+            return TurnOutput(replies=said), (), AnswerSource.GUARD
         route = decision.route if decision is not None else "none"
         faq_id = (turn.payload or {}).get("faq_id")
         if self._knowledge is not None and isinstance(faq_id, str):  # "did you mean" click
@@ -288,7 +297,7 @@ class DialogueManager:
                 self._record_reply(tracker, req, replies, picked.answer_source)
                 return TurnOutput(replies=replies), picked.sources, picked.answer_source
         if decision is not None and route == "chitchat":
-            said: list[Reply] = [TextReply(text=decision.reply)]
+            said = [TextReply(text=self._checked(decision.reply, lang, state))]
             self._record_reply(tracker, req, said, AnswerSource.LLM)
             return TurnOutput(replies=said), (), AnswerSource.LLM
         if route not in ("kb", "clarify") and self._engine.claims(tracker, turn):
@@ -303,12 +312,26 @@ class DialogueManager:
             answer = await self._answer(question, lang, state.tenant, on_delta)
             if answer is not None:
                 replies = list(answer.replies)
+                if answer.answer_source == AnswerSource.LLM:
+                    replies = [
+                        TextReply(text=self._checked(r.text, lang, state))
+                        if isinstance(r, TextReply)
+                        else r
+                        for r in replies
+                    ]
                 self._record_reply(tracker, req, replies, answer.answer_source)
                 return TurnOutput(replies=replies), answer.sources, answer.answer_source
         clarify = clarify_reply(turn.nlu, lang=lang, labels=self._labels)
         replies = [clarify] if clarify is not None else self._fallback(lang)
         self._record_reply(tracker, req, replies, AnswerSource.FALLBACK)
         return TurnOutput(replies=replies), (), AnswerSource.FALLBACK
+
+    def _checked(self, text_out: str, lang: str, state: DialogueState) -> str:
+        """An LLM-written text as it may be sent (the output guard)."""
+        if self._guards is None:
+            return text_out
+        said = [h.text for h in state.history if h.role == "user"]
+        return self._guards.check_reply(text_out, lang=lang, customer_texts=said)
 
     async def _answer(
         self, question: str, lang: str, tenant: str, on_delta: DeltaSink | None
@@ -323,10 +346,11 @@ class DialogueManager:
 
     async def _understand(
         self, tracker: Tracker, req: ChatRequest, lang: str
-    ) -> tuple[TurnInput, Stage2Decision | None]:
+    ) -> tuple[TurnInput, Stage2Decision | None, GuardVerdict | None]:
         now = self._clock()
         state = tracker.state
         decision: Stage2Decision | None = None
+        blocked: GuardVerdict | None = None
         if req.action is not None:
             payload = self._button_payload(state, req.action)
             shown = _label_of(state, req.action.id) or req.action.id
@@ -351,7 +375,13 @@ class DialogueManager:
             # greeting); the reply keeps the conversation's language.
             nlu = self._nlu.parse(text_in, lang=detect_lang(text_in) or lang)
             payload = None
-            if nlu.needs_llm and self._stage2 is not None:
+            if self._guards is not None:
+                # Rules on every message; the semantic check where stage 1's rules did not
+                # settle it (such messages may reach the model or the knowledge base).
+                blocked = self._guards.check_message(
+                    text_in, lang=lang, semantic=nlu.stage != "rule"
+                )
+            if nlu.needs_llm and self._stage2 is not None and blocked is None:
                 decision = await self._stage2.decide(state, text_in, nlu, lang)
                 if decision is not None and decision.nlu is not None:
                     nlu = decision.nlu
@@ -366,7 +396,7 @@ class DialogueManager:
             )
         )
         self._metrics.intents.labels(intent=nlu.intent, stage=nlu.stage).inc()
-        return TurnInput(text=text_in, nlu=nlu, payload=payload), decision
+        return TurnInput(text=text_in, nlu=nlu, payload=payload), decision, blocked
 
     def _button_payload(self, state: DialogueState, action: ButtonAction) -> dict[str, JsonValue]:
         """The server's copy of a clicked option's payload: a client cannot forge one."""

