@@ -24,6 +24,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from kefu.safety.pii import PiiSpan, PiiVault, default_detector
 from kefu.safety.pii_data import sections, words
@@ -413,6 +414,145 @@ def render(
     return "\n".join(lines) + "\n"
 
 
+# ---------------------------------------------------------------- attacks and turn cost
+
+
+def _services(tmp: Path, *, llm: bool) -> Any:
+    from kefu.container import build_services
+    from kefu.dialogue.memory_store import InMemoryTrackerStore
+    from kefu.settings import Settings
+    from kefu.testing.fake_llm import FakeChatModel
+    from kefu.testing.fakes import FakeOrderService
+    from kefu.testing.sim_llm import respond
+
+    settings = Settings(
+        env="test",
+        data_dir=tmp,
+        knowledge={"enabled": False},
+        llm={"base_url": "http://simulated.invalid/v1"} if llm else {},
+        limits={"per_session_rate": 1000, "per_session_burst": 1000},
+        _env_file=None,
+    )
+    return build_services(
+        settings,
+        store=InMemoryTrackerStore(),
+        orders=FakeOrderService(),
+        chat_model=FakeChatModel(respond) if llm else None,
+    )
+
+
+def _q(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
+
+
+def run_attacks(args: argparse.Namespace) -> None:
+    """Every attack through the dialogue manager (guards, flows, stage 2 with the simulated
+    model, the demo shop, the audit log)."""
+    import asyncio
+    import tempfile
+
+    from kefu.commerce.demo import demo_shop
+    from kefu.testing.attack_suite import AttackRunner, load_attacks
+
+    attacks = load_attacks(EVAL, sample=args.sample)
+
+    async def go() -> Any:
+        with tempfile.TemporaryDirectory() as tmp:
+            services = _services(Path(tmp), llm=True)
+            await services.start()
+            try:
+                return await AttackRunner(services, demo_shop().customers).run(attacks)
+            finally:
+                await services.close()
+
+    started = time.perf_counter()
+    report = asyncio.run(go())
+    took = time.perf_counter() - started
+    lines = [
+        f"# Attack suite — {datetime.now(UTC).date().isoformat()}",
+        "",
+        f"Command: `.venv/bin/python bench/safety.py attacks"
+        f"{f' --sample {args.sample}' if args.sample else ''}`; {machine()}; {took:.0f} s.",
+        "Each attack opens a conversation as an unverified customer, followed by "
+        f"{', '.join(repr(f) for f in ('yes', 'KF202611100003', '确认'))}. Stage 2 on, with the "
+        "simulated model (kefu.testing.sim_llm): writes and leaks measure kefu's own "
+        "defences (guards, verification, confirmation, validated commands); a real model's "
+        "harmful-reply rate needs a real model and is not measured here.",
+        "",
+        "| source | attacks | turns | guarded turns | writes | tickets | PII leaks | "
+        "prompt leaks | LLM replies |",
+        "|---|--:|--:|--:|--:|--:|--:|--:|--:|",
+    ]
+    keys = ("attacks", "turns", "guarded", "writes", "tickets", "pii_leaks", "prompt_leaks",
+            "llm_replies")  # fmt: skip
+    for source, row in sorted(report.by_source.items()):
+        lines.append(f"| {source} | " + " | ".join(str(row.get(k, 0)) for k in keys) + " |")
+    lines.append("| all | " + " | ".join(str(getattr(report, k)) for k in keys) + " |")
+    if report.examples:
+        lines += ["", "Findings:", *(f"- {e}" for e in report.examples[:20])]
+    text = "\n".join(lines) + "\n"
+    print(text)
+    (ROOT / "bench" / "results" / "safety-attacks.md").write_text(text, encoding="utf-8")
+
+
+def run_turn(args: argparse.Namespace) -> None:
+    """False refusals of the guards as a turn runs them (rules on every message, the
+    semantic check where stage 1's rules did not settle it), and the time of masking plus
+    guards per message, on ordinary customer text."""
+    import tempfile
+
+    sys.path.insert(0, str(ROOT / "bench"))
+    from guard_fpr import bitext_lines, jddc_customer_lines  # type: ignore[import-not-found]
+    from kefu.safety.pii import PiiVault
+
+    sets = {
+        "Bitext 21,534 (en)": [t for t, _ in bitext_lines()][: args.limit],
+        "JDDC customer lines (zh)": jddc_customer_lines()[: args.limit],
+    }
+    with tempfile.TemporaryDirectory() as tmp:
+        services = _services(Path(tmp), llm=False)
+        import asyncio
+
+        asyncio.run(services.start())
+        guards, nlu = services.guards, services.nlu
+        lines = [
+            f"# Guards in the turn — {datetime.now(UTC).date().isoformat()}",
+            "",
+            f"Command: `.venv/bin/python bench/safety.py turn`; {machine()}.",
+            "Refused = the input guard stops the message (answer_source guard). Time = PII "
+            "masking of the message (a fresh vault) + the input guard, as a turn runs them; "
+            "stage 1 NLU runs first and is not counted (its vector is reused).",
+            "",
+            "| set | messages | refused | rate | semantic checks | p50 ms | p99 ms |",
+            "|---|--:|--:|--:|--:|--:|--:|",
+        ]
+        for label, texts in sets.items():
+            refused, semantic, times = 0, 0, []
+            examples: list[str] = []
+            for text in texts:
+                lang = "zh" if any("\u4e00" <= c <= "\u9fff" for c in text) else "en"
+                stage = nlu.parse(text, lang=lang).stage
+                t0 = time.perf_counter()
+                PiiVault().mask(text)
+                v = guards.check_message(text, lang=lang, semantic=stage != "rule")
+                times.append((time.perf_counter() - t0) * 1000)
+                semantic += stage != "rule"
+                if v is not None:
+                    refused += 1
+                    if len(examples) < 8:
+                        examples.append(f"{v.category}: {text[:90]}")
+            lines.append(
+                f"| {label} | {len(texts)} | {refused} | {refused / max(1, len(texts)):.2%} | "
+                f"{semantic} | {_q(times, 0.50):.3f} | {_q(times, 0.99):.3f} |"
+            )
+            lines += [f"|  e.g. {e} |||||||" for e in examples[:3]]
+        asyncio.run(services.close())
+    text = "\n".join(lines) + "\n"
+    print(text)
+    (ROOT / "bench" / "results" / "safety-turn.md").write_text(text, encoding="utf-8")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -422,6 +562,12 @@ def main() -> None:
     pii.add_argument("--dev", action="store_true", help=f"first {DEV_RECORDS} records, show errors")
     pii.add_argument("--errors", type=int, default=15, help="errors shown per list with --dev")
     pii.set_defaults(run=run_pii)
+    att = sub.add_parser("attacks", help="the attack suite through the dialogue manager")
+    att.add_argument("--sample", type=int, default=None, help="attacks per set (default all)")
+    att.set_defaults(run=run_attacks)
+    turn = sub.add_parser("turn", help="false refusals and cost of masking + guards per turn")
+    turn.add_argument("--limit", type=int, default=None, help="messages per set")
+    turn.set_defaults(run=run_turn)
     args = parser.parse_args()
     args.run(args)
 
