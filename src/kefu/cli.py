@@ -17,6 +17,7 @@ from kefu.audit.cli import app as audit_app
 from kefu.commerce.cli import app as shop_app
 from kefu.knowledge.cli import app as kb_app
 from kefu.nlu.cli import app as nlu_app
+from kefu.privacy.cli import app as privacy_app
 from kefu.safety.pii import PiiLogFilter
 from kefu.settings import Settings
 
@@ -28,6 +29,7 @@ app.add_typer(shop_app, name="shop")
 app.add_typer(nlu_app, name="nlu")
 app.add_typer(kb_app, name="kb")
 app.add_typer(audit_app, name="audit")
+app.add_typer(privacy_app, name="privacy")
 
 
 @app.command()

@@ -27,6 +27,9 @@ from kefu.domain.commerce import (
 )
 from kefu.domain.types import JsonValue
 
+ERASED = "[erased]"
+"""What erased personal text is replaced by."""
+
 
 class ConnectorError(Exception):
     """A back end failed or answered garbage; flows turn it into a clear message."""
@@ -200,6 +203,13 @@ class TicketService(Protocol):
     async def get_ticket(self, tenant: str, ticket_id: str) -> Ticket | None: ...
 
     async def list_tickets(self, tenant: str, user_id: str) -> list[Ticket]: ...
+
+    async def anonymise_tickets(self, tenant: str, user_id: str) -> int:
+        """Erase the customer's tickets' content (a data-subject erasure): subject and body
+        become `ERASED`, the link to the customer and the order is dropped; id, category,
+        status, `verified` and `created_at` stay for the shop's statistics. Returns how many
+        were anonymised (a repeat finds none)."""
+        ...
 
 
 class Shop(

@@ -13,11 +13,11 @@ import asyncio
 import dataclasses
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 from urllib.parse import quote
 
 import httpx
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from kefu.commerce.base import (
     CancelOrder,
@@ -37,6 +37,7 @@ from kefu.commerce.wire import (
     AddressModel,
     CustomerModel,
     ErrorModel,
+    Id,
     OrderListModel,
     OrderModel,
     ProductListModel,
@@ -53,6 +54,20 @@ M = TypeVar("M", bound=BaseModel)
 TENANT_HEADER = "X-Kefu-Tenant"
 RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
 REFUSAL_STATUS = frozenset({404, 409, 422})  # other 4xx (400, 401, 403) are our fault
+
+
+class AnonymiseBody(BaseModel):
+    """`POST /v1/tickets/anonymise`: whose tickets to anonymise."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+    user_id: Id
+
+
+class AnonymisedModel(BaseModel):
+    """How many tickets were anonymised (0 when a repeat finds none)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+    anonymised: Annotated[int, Field(ge=0)]
 
 
 def _q(value: str) -> str:
@@ -208,6 +223,16 @@ class HttpShop:
         path = f"/v1/customers/{_q(user_id)}/tickets"
         got = await self._read(tenant, "GET", path, TicketListModel)
         return [k.to_domain() for k in got.tickets] if got else []
+
+    async def anonymise_tickets(self, tenant: str, user_id: str) -> int:
+        """The back end's `POST /v1/tickets/anonymise`; a repeat changes nothing, so it is
+        retried like a read. A back end without it answers 404: `ConnectorError`."""
+        body = AnonymiseBody(user_id=user_id).model_dump()
+        path = "/v1/tickets/anonymise"
+        got = await self._read(tenant, "POST", path, AnonymisedModel, json=body)
+        if got is None:
+            raise ConnectorError(f"POST {path}: the back end does not support it")
+        return got.anonymised
 
     # -- writes -----------------------------------------------------------------------
 

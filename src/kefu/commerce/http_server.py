@@ -32,6 +32,7 @@ from kefu.commerce.base import (
     Shop,
     ShopRefusal,
 )
+from kefu.commerce.http_client import AnonymiseBody, AnonymisedModel
 from kefu.commerce.memory import InMemoryShop
 from kefu.commerce.wire import (
     AddressModel,
@@ -251,6 +252,13 @@ def _routes(shop: Shop) -> APIRouter:
             raise _missing("ticket")
         return TicketModel.read(ticket)
 
+    @r.post("/tickets/anonymise", response_model=AnonymisedModel, tags=["tickets"])
+    async def anonymise_tickets(body: AnonymiseBody, tenant: Tenant = "default") -> AnonymisedModel:
+        """Erase a customer's tickets (a data-subject erasure): subject and body become
+        "[erased]", `user_id` and `order_id` null; id, category, status, `verified` and
+        `created_at` stay. A repeat finds none, so no Idempotency-Key is needed."""
+        return AnonymisedModel(anonymised=await shop.anonymise_tickets(tenant, body.user_id))
+
     @r.get("/customers/{user_id}/tickets", response_model=TicketListModel, tags=["tickets"])
     async def list_tickets(user_id: str, tenant: Tenant = "default") -> TicketListModel:
         """A customer's tickets."""
@@ -275,8 +283,9 @@ connector, `KEFU_SHOP__BACKEND=http`). kefu's own reference implementation is
   `invalid`; 400 `idempotency_key_required`; 401 `unauthorized`; 503 `unavailable`.
   `details` may carry `status`, `item_id`, `payment_method_id`, `balance`, `required`.
 * **kefu as a client** waits `timeout_s` (1.5 s) per call; it retries reads (GET and
-  `POST /v1/customers/lookup`) on network errors, timeouts, 429 and 5xx, never writes; an
-  answer that does not match this contract counts as the back end failing.
+  `POST /v1/customers/lookup`) and `POST /v1/tickets/anonymise` (a repeat changes nothing)
+  on network errors, timeouts, 429 and 5xx, never writes; an answer that does not match
+  this contract counts as the back end failing.
 * Money: decimal numbers in the order's currency, two decimals. Times: Unix seconds.
 * Ids are path segments (percent-encoded, so `#W123` works); they must not contain `/`.
 """

@@ -11,6 +11,7 @@ from typing import TypeVar
 
 from kefu.commerce import rules
 from kefu.commerce.base import (
+    ERASED,
     CancelOrder,
     CustomerQuery,
     ExchangeItems,
@@ -47,6 +48,11 @@ DELIVERED_STATES = frozenset(
 
 def new_ticket_id() -> str:
     return f"TK{uuid.uuid4().hex[:12].upper()}"
+
+
+def anonymised(ticket: Ticket) -> Ticket:
+    """The ticket without its content or its links to the customer and the order."""
+    return replace(ticket, subject=ERASED, body=ERASED, user_id=None, order_id=None)
 
 
 def merge_events(
@@ -275,6 +281,18 @@ class InMemoryShop:
             return ticket
 
         return await self._once(tenant, idempotency_key, "create_ticket", request, write)
+
+    async def anonymise_tickets(self, tenant: str, user_id: str) -> int:
+        async with self._lock:
+            st = self._state(tenant)
+            found = {
+                k.ticket_id: anonymised(k) for k in st.tickets.values() if k.user_id == user_id
+            }
+            st.tickets.update(found)
+            for key, (digest, result) in list(st.done.items()):  # a retried create's answer
+                if isinstance(result, Ticket) and result.ticket_id in found:
+                    st.done[key] = (digest, found[result.ticket_id])
+        return len(found)
 
     async def record_tracking(
         self, tenant: str, *, tracking_number: str, events: list[TrackingEvent]

@@ -17,6 +17,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from typing import Any, Generic, TypeVar
 
+import pydantic_core
 import sqlalchemy as sa
 from pydantic import BaseModel
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
@@ -26,6 +27,7 @@ from kefu.commerce import rules
 from kefu.commerce import sql_rows as rows
 from kefu.commerce import sql_schema as t
 from kefu.commerce.base import (
+    ERASED,
     CancelOrder,
     ConnectorError,
     CustomerQuery,
@@ -48,7 +50,7 @@ from kefu.commerce.identity import (
     only_match,
     query_kind,
 )
-from kefu.commerce.memory import DELIVERED_STATES, new_ticket_id
+from kefu.commerce.memory import DELIVERED_STATES, anonymised, new_ticket_id
 from kefu.commerce.sql_admin import SqlShopAdmin, next_position
 from kefu.commerce.wire import CustomerModel, OrderModel, TicketModel
 from kefu.domain.commerce import (
@@ -480,6 +482,28 @@ class SqlShopStore(SqlShopAdmin):
         return await self._once(
             tenant, idempotency_key, "create_ticket", request, write, _decode_ticket
         )
+
+    async def anonymise_tickets(self, tenant: str, user_id: str) -> int:
+        """In one transaction; the stored answers of the tickets' creation are rewritten too
+        (a retried create returns the anonymised ticket)."""
+        k, idem = t.tickets.c, t.idempotency.c
+        async with _db_errors(), self._engine.begin() as conn:
+            found = await rows.load_tickets(conn, tenant, k.user_id == user_id)
+            if not found:
+                return 0
+            await conn.execute(
+                sa.update(t.tickets)
+                .where(k.tenant == tenant, k.user_id == user_id)
+                .values(subject=ERASED, body=ERASED, user_id=None, order_id=None)
+            )
+            for ticket in found:
+                stored = '"ticket_id":' + pydantic_core.to_json(ticket.ticket_id).decode()
+                await conn.execute(
+                    sa.update(t.idempotency)
+                    .where(idem.tenant == tenant, idem.result.contains(stored, autoescape=True))
+                    .values(result=TicketModel.read(anonymised(ticket)).model_dump_json())
+                )
+        return len(found)
 
     async def record_tracking(
         self, tenant: str, *, tracking_number: str, events: list[TrackingEvent]

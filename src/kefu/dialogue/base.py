@@ -10,6 +10,9 @@ from typing import Protocol
 from kefu.domain.events import Event
 from kefu.domain.types import SessionId, TenantId
 
+VERIFIED_SLOT = "verified_user_id"
+"""The slot holding the customer verified in the conversation (or vouched for by the channel)."""
+
 
 class StoreError(Exception):
     """The tracker store failed (connection, disk, ...)."""
@@ -70,6 +73,15 @@ class TrackerStore(Protocol):
     async def list_sessions(
         self, tenant: TenantId, *, idle_before: float | None = None, limit: int = 100
     ) -> list[SessionRecord]: ...
+
+    async def customer_sessions(self, tenant: TenantId, customer_id: str) -> list[SessionId]:
+        """The tenant's sessions of a customer, oldest first: those logged in as them
+        (`SessionRecord.user_id`) and those where a `verified_user_id` slot was set to them."""
+        ...
+
+    async def erase_session(self, tenant: TenantId, session_id: SessionId) -> bool:
+        """Delete a session's events and record in one transaction; False if it was absent."""
+        ...
 
 
 class SessionLocks(Protocol):

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from kefu.dialogue.base import AppendBatch, SequenceConflict, SessionRecord
-from kefu.domain.events import Event
+from kefu.dialogue.base import VERIFIED_SLOT, AppendBatch, SequenceConflict, SessionRecord
+from kefu.domain.events import Event, SlotSet
 from kefu.domain.types import SessionId, TenantId
 
 
@@ -64,3 +64,24 @@ class InMemoryTrackerStore:
         ]
         recs.sort(key=lambda r: r.last_active, reverse=True)
         return recs[:limit]
+
+    async def customer_sessions(self, tenant: TenantId, customer_id: str) -> list[SessionId]:
+        found = [
+            rec
+            for (t, sid), rec in self._sessions.items()
+            if t == tenant
+            and (
+                rec.user_id == customer_id
+                or any(
+                    isinstance(e, SlotSet) and e.name == VERIFIED_SLOT and e.value == customer_id
+                    for e in self._events.get((t, sid), [])
+                )
+            )
+        ]
+        found.sort(key=lambda r: (r.created_at, r.session_id))
+        return [r.session_id for r in found]
+
+    async def erase_session(self, tenant: TenantId, session_id: SessionId) -> bool:
+        key = (tenant, session_id)
+        self._events.pop(key, None)
+        return self._sessions.pop(key, None) is not None

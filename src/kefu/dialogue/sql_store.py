@@ -20,8 +20,14 @@ from sqlalchemy import event as sa_event
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from kefu.dialogue.base import AppendBatch, SequenceConflict, SessionRecord, StoreError
-from kefu.domain.events import Event, event_from_data
+from kefu.dialogue.base import (
+    VERIFIED_SLOT,
+    AppendBatch,
+    SequenceConflict,
+    SessionRecord,
+    StoreError,
+)
+from kefu.domain.events import Event, SlotSet, event_from_data
 from kefu.domain.types import SessionId, TenantId
 
 log = logging.getLogger(__name__)
@@ -209,6 +215,58 @@ class SqlTrackerStore:
         async with self._engine.connect() as conn:
             rows = (await conn.execute(q)).all()
         return [_record(r) for r in rows]
+
+    async def customer_sessions(self, tenant: TenantId, customer_id: str) -> list[SessionId]:
+        """Verified sessions are found by a text filter on the stored slot events (a scan:
+        there is no index for it, fine for rare privacy requests), confirmed by parsing."""
+        s, e = sessions_table, events_table
+        logged_in = sa.select(s.c.session_id, s.c.created_at).where(
+            s.c.tenant == tenant, s.c.user_id == customer_id
+        )
+        in_json = _json_dumps(customer_id)[1:-1]  # the id as it appears in the JSON text
+        verified = (
+            sa.select(e.c.session_id, e.c.data, s.c.created_at)
+            .join(s, sa.and_(s.c.tenant == e.c.tenant, s.c.session_id == e.c.session_id))
+            .where(
+                e.c.tenant == tenant,
+                e.c.type == SlotSet.type_name,
+                e.c.data.contains(VERIFIED_SLOT, autoescape=True),
+                e.c.data.contains(in_json, autoescape=True),
+            )
+        )
+        try:
+            async with self._engine.connect() as conn:
+                found = {r.session_id: r.created_at for r in await conn.execute(logged_in)}
+                for r in await conn.execute(verified):
+                    data = orjson.loads(r.data)
+                    if data.get("name") == VERIFIED_SLOT and data.get("value") == customer_id:
+                        found[r.session_id] = r.created_at
+        except SQLAlchemyError as exc:
+            raise StoreError(str(exc)) from exc
+        return [SessionId(sid) for sid in sorted(found, key=lambda sid: (found[sid], sid))]
+
+    async def erase_session(self, tenant: TenantId, session_id: SessionId) -> bool:
+        """The session row is locked first (PostgreSQL), so a turn appended meanwhile fails
+        on the missing session instead of leaving events behind."""
+        s, e = sessions_table, events_table
+        try:
+            async with self._engine.begin() as conn:
+                held = await conn.scalar(
+                    sa.select(s.c.session_id)
+                    .where(s.c.tenant == tenant, s.c.session_id == session_id)
+                    .with_for_update()
+                )
+                if held is None:
+                    return False
+                await conn.execute(
+                    sa.delete(e).where(e.c.tenant == tenant, e.c.session_id == session_id)
+                )
+                await conn.execute(
+                    sa.delete(s).where(s.c.tenant == tenant, s.c.session_id == session_id)
+                )
+        except SQLAlchemyError as exc:
+            raise StoreError(str(exc)) from exc
+        return True
 
 
 _touch = (

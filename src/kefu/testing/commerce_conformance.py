@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from dataclasses import replace
 
 import pytest
 
 from kefu.commerce.base import (
+    ERASED,
     CancelOrder,
     CustomerQuery,
     ExchangeItems,
@@ -446,6 +448,25 @@ class ShopChangeConformance:
         ]:  # fmt: skip
             await _refused(code, shop.exchange_items(T1, r, idempotency_key=_key()))
         assert await shop.get_order(T1, "o3") == conformance_data().orders[2]
+
+    async def test_anonymise_tickets_keeps_the_statistics(self, shop: Shop) -> None:
+        key = _key()
+        req = NewTicket(category="complaint", subject="慢", body="电话 13800000001",
+                        user_id="c1", verified=True, order_id="o4")  # fmt: skip
+        first = await shop.create_ticket(T1, req, idempotency_key=key)
+        second = NewTicket(category="refund", subject="退款", user_id="c1")
+        await shop.create_ticket(T1, second, idempotency_key=_key())
+        third = NewTicket(category="general", subject="你好", user_id="c2")
+        other = await shop.create_ticket(T1, third, idempotency_key=_key())
+        assert await shop.anonymise_tickets(T2, "c1") == 0  # tenants are separate
+        assert await shop.anonymise_tickets(T1, "c1") == 2
+        erased = replace(first, subject=ERASED, body=ERASED, user_id=None, order_id=None)
+        assert await shop.get_ticket(T1, first.ticket_id) == erased
+        assert await shop.list_tickets(T1, "c1") == []
+        assert await shop.get_ticket(T1, other.ticket_id) == other
+        # A retried create returns the erased ticket, not the text it was sent.
+        assert await shop.create_ticket(T1, req, idempotency_key=key) == erased
+        assert await shop.anonymise_tickets(T1, "c1") == 0
 
 
 class ShopConformance(ShopReadConformance, ShopCancelConformance, ShopChangeConformance):

@@ -33,10 +33,33 @@ def _sid() -> SessionId:
     return SessionId(uuid.uuid4().hex)
 
 
-def _record(sid: SessionId, tenant: TenantId = T, *, ts: float = 1000.0) -> SessionRecord:
+def _record(
+    sid: SessionId, tenant: TenantId = T, *, ts: float = 1000.0, user_id: str | None = "u1"
+) -> SessionRecord:
     return SessionRecord(
-        tenant=tenant, session_id=sid, user_id="u1", channel="web", created_at=ts, last_active=ts
+        tenant=tenant, session_id=sid, user_id=user_id, channel="web", created_at=ts, last_active=ts
     )
+
+
+async def new_session(
+    store: TrackerStore,
+    events: list[Event],
+    *,
+    tenant: TenantId = T,
+    user_id: str | None = None,
+    ts: float = 1000.0,
+) -> SessionId:
+    """A new session holding `events`, stored in one append."""
+    sid = _sid()
+    rec = _record(sid, tenant, ts=ts, user_id=user_id)
+    await store.append(
+        AppendBatch(tenant=tenant, session_id=sid, first_seq=0, events=events, new_session=rec)
+    )
+    return sid
+
+
+def _verified(ts: float, value: str | None) -> SlotSet:
+    return SlotSet(ts=ts, name="verified_user_id", value=value)
 
 
 def _turn(ts: float, text: str = "你好") -> list[Event]:
@@ -50,7 +73,7 @@ def _turn(ts: float, text: str = "你好") -> list[Event]:
 class TrackerStoreConformance:
     """Behaviour shared by every backend: append-only, ordered, isolated, conflict-safe."""
 
-    async def test_new_session_round_trip(self, store: TrackerStore) -> None:
+    async def testnew_session_round_trip(self, store: TrackerStore) -> None:
         sid = _sid()
         events: list[Event] = [SessionStarted(ts=1000.0, user_id="u1"), *_turn(1000.5)]
         await store.append(
@@ -247,3 +270,45 @@ class TrackerStoreConformance:
         idle = await store.list_sessions(T, idle_before=500.0)
         assert [r.session_id for r in idle] == [old]
         assert await store.ping()
+
+    async def test_customer_sessions_by_login_and_by_verification(
+        self, store: TrackerStore
+    ) -> None:
+        cid = "王小明_1"
+        start = SessionStarted(ts=1.0)
+        logged_in = await new_session(store, [start], user_id=cid, ts=100.0)
+        verified = await new_session(
+            store, [start, *_turn(2.0), _verified(3.0, cid)], user_id=None, ts=200.0
+        )
+        others = [
+            start,
+            _verified(2.0, None),
+            _verified(3.0, "王小明_10"),  # a longer id containing this one
+            _verified(4.0, "王小明x1"),  # "_" is not a wildcard
+            SlotSet(ts=5.0, name="order_id", value=cid),  # another slot with the same value
+        ]
+        other = await new_session(store, others, user_id="someone", ts=50.0)
+        await new_session(store, [start], tenant=TenantId("t2"), user_id=cid)
+        assert await store.customer_sessions(T, cid) == [logged_in, verified]
+        assert await store.customer_sessions(T, "王小明_10") == [other]
+        assert await store.customer_sessions(T, "nobody") == []
+        quoted = 'a"b\\c%'
+        q_sid = await new_session(store, [start, _verified(2.0, quoted)])
+        assert await store.customer_sessions(T, quoted) == [q_sid]
+
+    async def test_erase_session_removes_its_events_and_record(self, store: TrackerStore) -> None:
+        gone = await new_session(store, [SessionStarted(ts=1.0), *_turn(2.0)], user_id="c1")
+        kept = await new_session(store, [SessionStarted(ts=1.0), *_turn(2.0)], user_id="c1")
+        assert await store.erase_session(TenantId("t2"), gone) is False  # another tenant's
+        assert await store.erase_session(T, gone) is True
+        assert await store.load(T, gone) == []
+        assert await store.get_session(T, gone) is None
+        assert [r.session_id for r in await store.list_sessions(T)] == [kept]
+        assert await store.customer_sessions(T, "c1") == [kept]
+        assert len(await store.load(T, kept)) == 4
+        assert await store.erase_session(T, gone) is False
+        with pytest.raises(SequenceConflict):  # a turn of the erased session is refused
+            await store.append(
+                AppendBatch(tenant=T, session_id=gone, first_seq=4, events=_turn(3.0))
+            )
+        assert await store.load(T, gone) == []

@@ -104,6 +104,10 @@ class FakeShop(InMemoryShop):
         await self._call("list_tickets", user_id)
         return await super().list_tickets(tenant, user_id)
 
+    async def anonymise_tickets(self, tenant: str, user_id: str) -> int:
+        await self._call("anonymise_tickets", user_id)
+        return await super().anonymise_tickets(tenant, user_id)
+
     async def cancel_order(
         self, tenant: str, request: CancelOrder, *, idempotency_key: str
     ) -> Order:
