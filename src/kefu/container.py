@@ -38,6 +38,7 @@ from kefu.nlu.base import IntentRecognizer
 from kefu.nlu.clarify import IntentLabels
 from kefu.nlu.factory import build_nlu, default_embedder, warm_up
 from kefu.observability.metrics import Metrics
+from kefu.privacy.service import PrivacyService
 from kefu.safety.pii import mask_text
 from kefu.safety.turn import TurnGuards
 from kefu.settings import Settings
@@ -63,6 +64,7 @@ class Services:
     llm: ChatModel | None = None
     audit: AuditLog | None = None
     guards: TurnGuards | None = None
+    privacy: PrivacyService | None = None
     _started: bool = field(default=False, repr=False)
 
     async def start(self) -> None:
@@ -233,6 +235,7 @@ def build_services(
         llm=llm,
         audit=audit,
         guards=guards,
+        privacy=PrivacyService(store, orders, audit, forget=manager.forget),
     )
 
 

@@ -21,6 +21,7 @@ from kefu.audit.router import router as audit_router
 from kefu.container import Services, build_services
 from kefu.dialogue.manager import ChatError
 from kefu.knowledge.router import router as kb_router
+from kefu.privacy.router import router as privacy_router
 from kefu.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -64,6 +65,7 @@ def create_app(
     app.include_router(hooks.router)
     app.include_router(kb_router)
     app.include_router(audit_router)
+    app.include_router(privacy_router)
     app.add_middleware(AdminAuditMiddleware)
     _install_error_handlers(app)
     _mount_web(app)

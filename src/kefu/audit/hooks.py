@@ -138,12 +138,18 @@ def _audited(action_name: str, action: Action, audit: AuditLog) -> Action:
             "shop.write",
             tenant=ctx.tenant,
             actor=f"session:{ctx.session_id}",
-            subject=ctx.user_id,
+            subject=_customer(ctx),
             payload=payload,
         )
         return result
 
     return run
+
+
+def _customer(ctx: ActionContext) -> str | None:
+    """The customer a write is for: verified in the chat, or the channel's login."""
+    verified = ctx.slots.get("verified_user_id")
+    return verified if isinstance(verified, str) and verified else ctx.user_id
 
 
 def audit_writes(registry: ActionRegistry, audit: AuditLog, names: Iterable[str]) -> None:

@@ -145,6 +145,11 @@ class AuditLog:
             return False
         return True
 
+    async def flush(self) -> None:
+        """Wait until every record queued so far is committed (or failed)."""
+        while self._flusher is not None and not self._flusher.done():
+            await asyncio.shield(self._flusher)
+
     def record_soon(
         self,
         kind: str,

@@ -47,6 +47,7 @@ def client(services: Services) -> Iterator[TestClient]:
 
 def kinds(client: TestClient, services: Services, kind: str) -> list[dict[str, object]]:
     assert services.audit is not None
+    client.portal.call(services.audit.flush)  # model-call records are queued, not awaited
     records = client.portal.call(services.audit.query, "default", AuditFilter(kind=kind))  # type: ignore[union-attr]
     return [dict(r.to_json()) for r in records]
 

@@ -3,7 +3,6 @@ model failure leaves the turn on the stage-1 path."""
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
@@ -228,7 +227,7 @@ async def test_personal_data_reaches_the_model_as_placeholders(
     assert r.intent is not None and r.intent.stage == "llm"
     assert r.slots.get("complaint_text") == "13945671234"
     assert s.audit is not None
-    await asyncio.sleep(0.05)  # model-call audit records are queued, not awaited
+    await s.audit.flush()  # model-call audit records are queued, not awaited
     from kefu.audit.model import AuditFilter
 
     records = await s.audit.query("default", AuditFilter(kind="llm.request"))
