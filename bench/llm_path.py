@@ -14,7 +14,9 @@ at once, each alternating two turns that both go through the model:
 Every message carries a `[ref:TAG]` mark; the fake server reports, per tag, how long it
 took to answer (from reading the request to its last byte). kefu's overhead for a turn is
 the client's latency (message sent -> final `reply` frame) minus the model time of that
-turn's request(s). Each conversation waits `--think` seconds between its turns.
+turn's request(s). Each conversation starts at a random point of its think time, then waits
+50-150 % of `--think` seconds between its turns (a steady load, not waves); turns of the
+first `--warmup` seconds are not counted.
 
 `--outage` then runs the phases ok -> 100 % errors -> no answers (hangs) -> ok on the
 fake server while the conversations go on, and reports per phase how long replies took,
@@ -35,6 +37,7 @@ import itertools
 import json
 import os
 import platform
+import random
 import subprocess
 import sys
 import tempfile
@@ -120,6 +123,10 @@ def pct(values: list[float], q: float) -> float:
 
 async def conversation(i: int, url: str, run: Run, think: float, timeout: float) -> None:
     counter = itertools.count()
+    rng = random.Random(i)
+    # Customers do not all press enter at once: start at a random point of the think time
+    # and think for 50-150 % of it, so the load is steady rather than in waves.
+    await asyncio.sleep(rng.uniform(0, think))
     while not run.stop:
         try:
             async with websockets.connect(url, open_timeout=10, max_size=2**20) as ws:
@@ -135,7 +142,7 @@ async def conversation(i: int, url: str, run: Run, think: float, timeout: float)
                         await receive_turn(ws, turn, timeout)
                         if turn.error:
                             raise ConnectionError(turn.error)
-                        await asyncio.sleep(think)
+                        await asyncio.sleep(think * rng.uniform(0.5, 1.5))
                         if run.stop:
                             return
         except (OSError, websockets.WebSocketException, ConnectionError):
@@ -213,6 +220,8 @@ async def drive(args: argparse.Namespace, kefu_url: str, fake_port: int) -> Run:
         for i in range(args.conversations)
     ]
     poller = asyncio.create_task(poll_breaker(kefu_url, run, t0))
+    run.phase = "warmup"
+    await asyncio.sleep(args.warmup)
     phases = [("ok", args.duration, {"mode": "ok", "error_rate": 0})]
     if args.outage:
         phases = [
@@ -257,8 +266,8 @@ def report(args: argparse.Namespace, run: Run, model_time: dict[str, float]) -> 
         f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python "
         f"{platform.python_version()}; kefu, the fake model server and this client share it.  ",
         f"Simulated model: {args.ttft * 1000:.0f} ms to first token, {args.tps:g} tokens/s; "
-        f"{args.conversations} conversations at once, {args.think:g} s between a "
-        "conversation's turns.",
+        f"{args.conversations} conversations at once, {args.think:g} s (50-150 %) between a "
+        f"conversation's turns, {args.warmup:g} s warm-up not counted.",
         "",
     ]
     done = [t for t in run.turns if t.phase == "ok" and t.done is not None and not t.error]
@@ -352,7 +361,8 @@ def main() -> int:
     p.add_argument("--phase", type=float, default=20.0, help="seconds per outage phase")
     p.add_argument("--ttft", type=float, default=0.3)
     p.add_argument("--tps", type=float, default=40.0)
-    p.add_argument("--think", type=float, default=1.0)
+    p.add_argument("--think", type=float, default=10.0, help="mean seconds between turns")
+    p.add_argument("--warmup", type=float, default=10.0, help="seconds not counted at first")
     p.add_argument("--turn-timeout", type=float, default=15.0)
     p.add_argument("--stage2-timeout", type=float, default=0.8)
     p.add_argument("--first-token-timeout", type=float, default=0.8)

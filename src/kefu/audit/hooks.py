@@ -58,8 +58,14 @@ class AuditedChatModel:
             "purpose": request.purpose,
             "messages": [_message(m) for m in request.messages],
         }
+        # The prompt builders mask personal data before a request is made (a per-turn vault).
         self._audit.record_soon(
-            "llm.request", tenant=tenant, actor=actor, subject=subject, payload=payload
+            "llm.request",
+            tenant=tenant,
+            actor=actor,
+            subject=subject,
+            payload=payload,
+            premasked=True,
         )
 
     def _response(self, request: LlmRequest, started: float, **fields: JsonValue) -> None:

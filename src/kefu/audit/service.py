@@ -158,6 +158,7 @@ class AuditLog:
         actor: str,
         subject: str | None = None,
         payload: Mapping[str, object],
+        premasked: bool = False,
     ) -> None:
         """Queue a record without waiting for its commit (for calls on a customer's turn
         whose own outcome does not depend on it, such as model calls). The payload is
@@ -166,7 +167,14 @@ class AuditLog:
         if not self.settings.enabled:
             return
         try:
-            entry = self._entry(kind, tenant=tenant, actor=actor, subject=subject, payload=payload)
+            entry = self._entry(
+                kind,
+                tenant=tenant,
+                actor=actor,
+                subject=subject,
+                payload=payload,
+                premasked=premasked,
+            )
         except Exception as exc:
             self._errors.inc()
             log.error("audit.write_failed kind=%s tenant=%s error=%r", kind, tenant, exc)
@@ -188,12 +196,15 @@ class AuditLog:
         actor: str,
         subject: str | None,
         payload: Mapping[str, object],
+        premasked: bool = False,
     ) -> NewEntry:
         fields = {"tenant": tenant, "kind": kind, "actor": actor, "subject": subject or ""}
         for name, value in fields.items():
             if len(value) > _LIMITS[name] or (not value and name != "subject"):
                 raise ValueError(f"{name} must be 1..{_LIMITS[name]} characters")
-        masked = mask_value(dict(payload), self._masker)
+        # `premasked`: the caller masked the payload's text already (model prompts are built
+        # from masked text); masking it again would find nothing and cost a scan per call.
+        masked = mask_value(dict(payload), _identity if premasked else self._masker)
         if not self.settings.store_payloads:
             masked = {"omitted": True, "payload_sha256": sha256_hex(canonical_json(masked))}
         return make_entry(
@@ -371,3 +382,7 @@ def build_audit_log(
 
     store = SqlAuditStore(engine, dispose_engine=True)
     return AuditLog(store, settings=audit, masker=masker, registry=registry, clock=clock)
+
+
+def _identity(text: str) -> str:
+    return text

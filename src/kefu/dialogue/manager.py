@@ -289,6 +289,7 @@ class DialogueManager:
             self._record_reply(tracker, req, said, AnswerSource.GUARD)
             return TurnOutput(replies=said), (), AnswerSource.GUARD
         route = decision.route if decision is not None else "none"
+        model_ok = decision is None or not decision.model_failed
         faq_id = (turn.payload or {}).get("faq_id")
         if self._knowledge is not None and isinstance(faq_id, str):  # "did you mean" click
             picked = await self._knowledge.answer_entry(faq_id, lang=lang, tenant=state.tenant)
@@ -309,7 +310,7 @@ class DialogueManager:
                 return output, (), AnswerSource.FLOW
         if route != "clarify" and req.text:
             question = decision.query if decision is not None and route == "kb" else req.text
-            answer = await self._answer(question, lang, state.tenant, on_delta)
+            answer = await self._answer(question, lang, state.tenant, on_delta, model_ok)
             if answer is not None:
                 replies = list(answer.replies)
                 if answer.answer_source == AnswerSource.LLM:
@@ -334,9 +335,10 @@ class DialogueManager:
         return self._guards.check_reply(text_out, lang=lang, customer_texts=said)
 
     async def _answer(
-        self, question: str, lang: str, tenant: str, on_delta: DeltaSink | None
+        self, question: str, lang: str, tenant: str, on_delta: DeltaSink | None, model_ok: bool
     ) -> KnowledgeAnswer | None:
-        if self._grounded is not None:
+        # A model that just failed this turn is not asked again: one timeout per turn at most.
+        if self._grounded is not None and model_ok:
             return await self._grounded.answer(
                 question, lang=lang, tenant=tenant, on_delta=on_delta
             )
@@ -383,7 +385,9 @@ class DialogueManager:
                 )
             if nlu.needs_llm and self._stage2 is not None and blocked is None:
                 decision = await self._stage2.decide(state, text_in, nlu, lang)
-                if decision is not None and decision.nlu is not None:
+                if decision is None:  # the model failed: no second try in this turn
+                    decision = Stage2Decision(route="none", model_failed=True)
+                if decision.nlu is not None:
                     nlu = decision.nlu
                     payload = decision.payload
         tracker.record(

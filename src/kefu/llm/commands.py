@@ -145,6 +145,7 @@ class Stage2Decision:
     payload: dict[str, JsonValue] | None = None  # an option the customer named in words
     query: str = ""  # for route "kb"
     reply: str = ""  # for route "chitchat"
+    model_failed: bool = False  # route "none" because the model call failed
 
 
 class FlowCatalog:

@@ -57,7 +57,12 @@ class OpenAICompatChatModel:
         self._http = httpx.AsyncClient(
             limits=httpx.Limits(
                 max_connections=settings.max_connections,
-                max_keepalive_connections=settings.max_connections,
+                # Few idle connections: httpcore checks every idle one (a poll syscall)
+                # each time it places a request, which under load cost more CPU than the
+                # rest of the call (measured with bench/llm_path.py and py-spy).
+                max_keepalive_connections=min(
+                    settings.keepalive_connections, settings.max_connections
+                ),
             ),
             timeout=httpx.Timeout(settings.timeout_s, connect=settings.connect_timeout_s),
         )

@@ -61,6 +61,8 @@ class LlmSettings(EndpointSettings):
     queue_timeout_s: float = Field(default=1.0, ge=0, le=60)
     # HTTP connections to the model server; keep it at least max_concurrency.
     max_connections: int = Field(default=128, ge=1, le=10_000)
+    # Idle connections kept open for reuse (more cost CPU on every request; see the client).
+    keepalive_connections: int = Field(default=16, ge=0, le=10_000)
     # What the model is used for (each can be turned off on its own).
     stage2: bool = True  # NLU stage 2: commands for what stage 1 cannot settle
     answers: bool = True  # grounded answers from the knowledge base, streamed

@@ -1,8 +1,9 @@
 """Running NLU stage 2 inside a turn: build the command context from the dialogue state,
 ask the command generator under a time limit, and turn the answer into a decision.
 
-Any failure (model down, slow, circuit open, overloaded, nonsense) yields None: the turn
-then goes on exactly as without an LLM (flows on stage 1's reading, knowledge, a clarifying
+Any failure (model down, slow, circuit open, overloaded) yields None, and a model that
+answered nothing usable a decision with route "none": either way the turn goes on exactly
+as without an LLM (flows on stage 1's reading, knowledge, a clarifying
 question, a human), so a model outage costs the customer at most `timeout_s`.
 """
 
@@ -81,7 +82,7 @@ class StageTwo:
             return None
         decision = decide(commands, ctx, self.generator.catalog)
         self._count(decision.route, started)
-        return None if decision.route == "none" else decision
+        return decision
 
     def _count(self, outcome: str, started: float) -> None:
         self._metrics.stage2.labels(outcome=outcome).inc()
