@@ -52,9 +52,7 @@ def kinds(client: TestClient, services: Services, kind: str) -> list[dict[str, o
     return [dict(r.to_json()) for r in records]
 
 
-def test_model_calls_are_audited_with_their_session(
-    client: TestClient, services: Services
-) -> None:
+def test_model_calls_are_audited_with_their_session(client: TestClient, services: Services) -> None:
     r = client.post("/v1/chat", json={"text": LONG, "lang": "en"})
     assert r.status_code == 200
     sid = r.json()["session_id"]
