@@ -138,12 +138,15 @@ class AuditLog:
             entry = self._entry(kind, tenant=tenant, actor=actor, subject=subject, payload=payload)
             await self._enqueue(entry)
         except Exception as exc:
-            self._errors.inc()
-            log.error("audit.write_failed kind=%s tenant=%s error=%r", kind, tenant, exc)
+            self._failed(kind, tenant, exc)
             if required:
                 raise AuditWriteError(f"audit record {kind!r} not written: {exc}") from exc
             return False
         return True
+
+    def _failed(self, kind: str, tenant: str, exc: BaseException) -> None:
+        self._errors.inc()
+        log.error("audit.write_failed kind=%s tenant=%s error=%r", kind, tenant, exc)
 
     async def flush(self) -> None:
         """Wait until every record queued so far is committed (or failed)."""
@@ -176,15 +179,13 @@ class AuditLog:
                 premasked=premasked,
             )
         except Exception as exc:
-            self._errors.inc()
-            log.error("audit.write_failed kind=%s tenant=%s error=%r", kind, tenant, exc)
+            self._failed(kind, tenant, exc)
             return
 
         def done(fut: asyncio.Future[AuditRecord]) -> None:
             exc = None if fut.cancelled() else fut.exception()
             if exc is not None:
-                self._errors.inc()
-                log.error("audit.write_failed kind=%s tenant=%s error=%r", kind, tenant, exc)
+                self._failed(kind, tenant, exc)
 
         self._enqueue(entry).add_done_callback(done)
 

@@ -16,7 +16,7 @@ import logging
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, get_args
 
 import orjson
 
@@ -39,16 +39,7 @@ CommandName = Literal[
     "chitchat",
     "clarify",
 ]
-COMMANDS: tuple[CommandName, ...] = (
-    "start_flow",
-    "set_slot",
-    "correct_slot",
-    "cancel_flow",
-    "answer_from_kb",
-    "handoff",
-    "chitchat",
-    "clarify",
-)
+COMMANDS: tuple[CommandName, ...] = get_args(CommandName)
 MAX_COMMANDS = 3
 MAX_VALUE_CHARS = 200
 MAX_REPLY_CHARS = 200
