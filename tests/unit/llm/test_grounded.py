@@ -159,3 +159,20 @@ def test_citation_filter_handles_marks_split_across_pieces() -> None:
 def test_overlap_counts_cjk_characters_and_words() -> None:
     assert overlap("七天内可以退货 [1]", ["商品签收后七天内可以无理由退货"]) == 1.0
     assert overlap("we give free phones", [RETURNS]) < 0.35
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_answer_prompt_snapshot(lang: str) -> None:
+    """The grounded-answer prompt as sent; KEFU_UPDATE_SNAPSHOTS=1 accepts a change."""
+    import os
+    from pathlib import Path
+
+    g, _ = answerer("x")
+    chosen = [cand("returns", RETURNS, 0.55), cand("coupons", COUPONS, 0.50)]
+    messages = g.messages("can I return it? [PHONE_1]", chosen, lang)
+    got = "\n\n=====\n\n".join(f"[{m.role}]\n{m.content}" for m in messages) + "\n"
+    path = Path(__file__).parent / "snapshots" / f"answer_{lang}.txt"
+    if os.environ.get("KEFU_UPDATE_SNAPSHOTS") or not path.exists():
+        path.write_text(got, encoding="utf-8")
+    assert got == path.read_text(encoding="utf-8")
+    assert messages[0].content == g.messages("other", chosen[:1], lang)[0].content
