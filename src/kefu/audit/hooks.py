@@ -5,8 +5,9 @@
   failure becomes a record, `llm.request` / `llm.response`, tied to the turn's session.
   These are queued without waiting for their commit (`record_soon`): the turn does not
   wait for an fsync per model call; a crash can lose the last batch's model records.
-- `audit_writes` wraps the shop's writing actions in the action registry: each write
-  attempt and its outcome becomes a `shop.write` record (actor: the session; subject: the
+- `audit_writes` hooks the shop's writing actions in the action registry: each write
+  attempt and its outcome becomes a `shop.write` record (written after the action, outside
+  its time limit) (actor: the session; subject: the
   verified customer).
 - `AdminAuditMiddleware` records every admin API call that changes something (method
   other than GET/HEAD/OPTIONS) with the staff member, route and status: `admin.action`.
@@ -25,7 +26,7 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from kefu.audit.service import AuditLog
-from kefu.dialogue.actions import Action, ActionContext, ActionRegistry, ActionResult
+from kefu.dialogue.actions import ActionContext, ActionRegistry, ActionResult, AfterHook
 from kefu.domain.types import JsonValue
 from kefu.llm.base import ChatMessage, ChatModel, LlmError, LlmRequest, LlmResponse, close_stream
 from kefu.observability.context import current_turn
@@ -129,9 +130,8 @@ def _message(m: ChatMessage) -> dict[str, JsonValue]:
     return {"role": m.role, "content": m.content}
 
 
-def _audited(action_name: str, action: Action, audit: AuditLog) -> Action:
-    async def run(ctx: ActionContext) -> ActionResult:
-        result = await action(ctx)
+def _recorder(audit: AuditLog) -> AfterHook:
+    async def record(action_name: str, ctx: ActionContext, result: ActionResult) -> None:
         payload: dict[str, JsonValue] = {
             "action": action_name,
             "status": result.status,
@@ -147,9 +147,8 @@ def _audited(action_name: str, action: Action, audit: AuditLog) -> Action:
             subject=_customer(ctx),
             payload=payload,
         )
-        return result
 
-    return run
+    return record
 
 
 def _customer(ctx: ActionContext) -> str | None:
@@ -159,11 +158,12 @@ def _customer(ctx: ActionContext) -> str | None:
 
 
 def audit_writes(registry: ActionRegistry, audit: AuditLog, names: Iterable[str]) -> None:
-    """Wrap the registered writing actions among `names` so each call is audited."""
+    """Record each call of the registered writing actions among `names` (after the call,
+    outside its time limit, before the flow goes on)."""
+    record = _recorder(audit)
     for name in names:
-        action = registry.get(name)
-        if action is not None:
-            registry.register(name, _audited(name, action, audit))
+        if registry.get(name) is not None:
+            registry.after(name, record)
 
 
 class AdminAuditMiddleware:

@@ -37,11 +37,14 @@ class ActionResult:
 
 
 Action = Callable[[ActionContext], Awaitable[ActionResult]]
+# Called after an action with its name, context and result (see ActionRegistry.after).
+AfterHook = Callable[[str, "ActionContext", "ActionResult"], Awaitable[None]]
 
 
 class ActionRegistry:
     def __init__(self, *, timeout_s: float = 5.0) -> None:
         self._actions: dict[str, Action] = {}
+        self._after: dict[str, list[AfterHook]] = {}
         self._timeout = timeout_s
 
     def register(self, name: str, action: Action) -> None:
@@ -53,6 +56,11 @@ class ActionRegistry:
     def get(self, name: str) -> Action | None:
         return self._actions.get(name)
 
+    def after(self, name: str, hook: AfterHook) -> None:
+        """Run `hook` after each call of action `name`, outside its time limit (an audit
+        record that is slow to commit must not turn a done write into a time-out)."""
+        self._after.setdefault(name, []).append(hook)
+
     async def run(self, name: str, ctx: ActionContext) -> ActionResult:
         """Run an action with a timeout. Failures become status `error`, never an exception."""
         action = self._actions.get(name)
@@ -61,13 +69,19 @@ class ActionRegistry:
             return ActionResult(status="error", data={"error": "unknown_action"})
         try:
             async with asyncio.timeout(self._timeout):
-                return await action(ctx)
+                result = await action(ctx)
         except TimeoutError:
             log.warning("dialogue.action_timeout name=%s", name)
-            return ActionResult(status="error", data={"error": "timeout"})
+            result = ActionResult(status="error", data={"error": "timeout"})
         except Exception:
             log.exception("dialogue.action_failed name=%s", name)
-            return ActionResult(status="error", data={"error": "exception"})
+            result = ActionResult(status="error", data={"error": "exception"})
+        for hook in self._after.get(name, ()):
+            try:
+                await hook(name, ctx, result)
+            except Exception:
+                log.exception("dialogue.action_hook_failed name=%s", name)
+        return result
 
 
 Validator = Callable[[str], str | None]
@@ -110,10 +124,43 @@ async def list_append(ctx: ActionContext) -> ActionResult:
     return ActionResult(status="ok", data={"list": [*base, value]})
 
 
+async def list_find(ctx: ActionContext) -> ActionResult:
+    """`with: {list: SLOT, key: FIELD, value: SLOT, show: FIELD}`: the entries of the list
+    whose `key` field equals the value of slot `value` (for a list value, one entry per
+    element, in its order) as `entries`, the first as `entry`, their `show` field (default
+    `label`) as `labels` and joined for the customer's language as `text`. Status
+    `not_found` when a value has no entry. A summary names what an id stands for this way."""
+    entries = ctx.slots.get(str(ctx.params.get("list", "")))
+    key = str(ctx.params.get("key", ""))
+    show = str(ctx.params.get("show", "label"))
+    wanted = ctx.slots.get(str(ctx.params.get("value", "")))
+    values = wanted if isinstance(wanted, list) else [] if wanted is None else [wanted]
+    rows = [e for e in entries if isinstance(e, dict)] if isinstance(entries, list) else []
+    found: list[JsonValue] = []
+    for v in values:
+        match = next((e for e in rows if e.get(key) == v), None)
+        if match is not None:
+            found.append(match)
+    labels: list[JsonValue] = [
+        str(e.get(show, "")) for e in found if isinstance(e, dict) and e.get(show) is not None
+    ]
+    sep = "、" if ctx.lang == "zh" else ", "
+    return ActionResult(
+        status="ok" if found and len(found) == len(values) else "not_found",
+        data={
+            "entry": found[0] if found else None,
+            "entries": found,
+            "labels": labels,
+            "text": sep.join(str(x) for x in labels),
+        },
+    )
+
+
 def register_builtins(registry: ActionRegistry) -> None:
     from kefu.dialogue.identity_text import counter, parse_identity
 
     registry.register("list_pop", list_pop)
     registry.register("list_append", list_append)
+    registry.register("list_find", list_find)
     registry.register("parse_identity", parse_identity)
     registry.register("counter", counter)

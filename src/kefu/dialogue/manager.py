@@ -310,7 +310,7 @@ class DialogueManager:
                 return output, (), AnswerSource.FLOW
         if route != "clarify" and req.text:
             question = decision.query if decision is not None and route == "kb" else req.text
-            answer = await self._answer(question, lang, state.tenant, on_delta, model_ok)
+            answer = await self._answer(question, lang, state, on_delta, model_ok)
             if answer is not None:
                 replies = list(answer.replies)
                 if answer.answer_source == AnswerSource.LLM:
@@ -335,12 +335,22 @@ class DialogueManager:
         return self._guards.check_reply(text_out, lang=lang, customer_texts=said)
 
     async def _answer(
-        self, question: str, lang: str, tenant: str, on_delta: DeltaSink | None, model_ok: bool
+        self,
+        question: str,
+        lang: str,
+        state: DialogueState,
+        on_delta: DeltaSink | None,
+        model_ok: bool,
     ) -> KnowledgeAnswer | None:
+        tenant = state.tenant
         # A model that just failed this turn is not asked again: one timeout per turn at most.
         if self._grounded is not None and model_ok:
+            check = None
+            if self._guards is not None:  # streamed text is checked before it is sent
+                said = [h.text for h in state.history if h.role == "user"]
+                check = self._guards.stream_check(lang=lang, customer_texts=said)
             return await self._grounded.answer(
-                question, lang=lang, tenant=tenant, on_delta=on_delta
+                question, lang=lang, tenant=tenant, on_delta=on_delta, partial_check=check
             )
         if self._knowledge is not None:
             return await self._knowledge.answer(question, lang=lang, tenant=tenant)

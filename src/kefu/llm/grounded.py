@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
@@ -27,6 +28,12 @@ from kefu.safety.pii import PiiVault
 log = logging.getLogger(__name__)
 
 DeltaSink = Callable[[str], Awaitable[None]]
+# Sees the visible text so far, before more of it is sent: False stops the stream.
+PartialCheck = Callable[[str], bool]
+# Streamed text goes out in pieces at least this far apart (or at a sentence end): fewer
+# frames, and the output check sees each piece before the customer does.
+DELTA_EVERY_S = 0.03
+_SENTENCE_END = ("。", "！", "？", ".", "!", "?", "\n")
 # Checks a finished answer before it is sent: (text, passages by source id) -> ok.
 AnswerCheck = Callable[[str, dict[str, str]], bool]
 
@@ -134,10 +141,16 @@ class GroundedAnswerer:
         self._on_outcome = on_outcome
 
     async def answer(
-        self, question: str, *, lang: str, tenant: str, on_delta: DeltaSink | None = None
+        self,
+        question: str,
+        *,
+        lang: str,
+        tenant: str,
+        on_delta: DeltaSink | None = None,
+        partial_check: PartialCheck | None = None,
     ) -> KnowledgeAnswer | None:
         result = await self.answer_with_outcome(
-            question, lang=lang, tenant=tenant, on_delta=on_delta
+            question, lang=lang, tenant=tenant, on_delta=on_delta, partial_check=partial_check
         )
         if self._on_outcome is not None:
             self._on_outcome(result.outcome)
@@ -149,8 +162,17 @@ class GroundedAnswerer:
         return await self.kb.answer_entry(entry_id, lang=lang, tenant=tenant)
 
     async def answer_with_outcome(
-        self, question: str, *, lang: str, tenant: str, on_delta: DeltaSink | None = None
+        self,
+        question: str,
+        *,
+        lang: str,
+        tenant: str,
+        on_delta: DeltaSink | None = None,
+        partial_check: PartialCheck | None = None,
     ) -> GroundedResult:
+        """`on_delta` gets the visible text in pieces, about every `DELTA_EVERY_S` or at a
+        sentence end; `partial_check` sees all the visible text so far before each piece is
+        sent, and a False stops the model and gives the extractive answer instead."""
         extractive, ranked = await self.kb.answer_ranked(question, lang=lang, tenant=tenant)
         if extractive is None:  # the KB is down or has no answer policy-wise
             return GroundedResult(answer=_empty(), outcome="extractive")
@@ -176,23 +198,25 @@ class GroundedAnswerer:
             timeout_s=self._timeout_s,
         )
         raw = ""
+        out = _DeltaBatcher(on_delta, partial_check)
         filt = CitationFilter()
         try:
             pieces = self._model.stream(request)
             try:
                 async for piece in pieces:
                     raw += piece
-                    shown = filt.feed(piece)
-                    if shown and on_delta is not None:
-                        await on_delta(shown)
+                    if not await out.add(filt.feed(piece)):
+                        break
             finally:  # leaving early (the customer went away) ends the upstream request
                 await close_stream(pieces)
-            rest = filt.flush()
-            if rest and on_delta is not None:
-                await on_delta(rest)
+            if not out.stopped:
+                await out.add(filt.flush(), final=True)
         except LlmError as exc:
             log.warning("llm.grounded_failed kind=%s", exc.kind)
             return GroundedResult(answer=extractive, outcome="error")
+        if out.stopped:
+            log.info("llm.grounded_stopped why=partial_check")
+            return GroundedResult(answer=extractive, outcome="stopped")
         text = vault.unmask(raw.strip()) if vault is not None else raw.strip()
         if text.startswith(NONE_MARK):
             answer = extractive if _is_choice(extractive) else not_found(lang)
@@ -257,6 +281,34 @@ class GroundedAnswerer:
         if self._check is not None and not self._check(text, passages):
             log.info("llm.grounded_rejected why=output_check")
             return False
+        return True
+
+
+class _DeltaBatcher:
+    """Collects visible text and sends it in pieces, after `partial_check` approves."""
+
+    def __init__(self, sink: DeltaSink | None, check: PartialCheck | None) -> None:
+        self._sink = sink
+        self._check = check
+        self._sent = ""
+        self._buffer = ""
+        self._last = time.perf_counter()
+        self.stopped = False
+
+    async def add(self, text: str, *, final: bool = False) -> bool:
+        """False once the check has stopped the stream."""
+        self._buffer += text
+        due = time.perf_counter() - self._last >= DELTA_EVERY_S
+        if not self._buffer or not (final or due or self._buffer.endswith(_SENTENCE_END)):
+            return True
+        if self._check is not None and not self._check(self._sent + self._buffer):
+            self.stopped = True
+            return False
+        piece, self._buffer = self._buffer, ""
+        self._sent += piece
+        self._last = time.perf_counter()
+        if self._sink is not None:
+            await self._sink(piece)
         return True
 
 

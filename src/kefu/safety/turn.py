@@ -144,6 +144,24 @@ class TurnGuards:
         self.metrics.observe("output", verdict, time.perf_counter() - started)
         return out
 
+    def stream_check(self, *, lang: str, customer_texts: Sequence[str]) -> Callable[[str], bool]:
+        """A check for text the LLM is still writing: keywords, PII and prompt leaks (the
+        semantic check runs once, on the whole reply). False stops the stream."""
+        allowed = {value for t in customer_texts for _, value in _pii_pairs(t)}
+        guard = self._output()
+
+        def ok(text: str) -> bool:
+            if not self.settings.output_guard:
+                return True
+            verdict = guard.check(
+                text, lang=lang, allowed_values=allowed, pii_find=_pii_pairs, semantic=False
+            )
+            if not verdict.allowed:
+                self.metrics.observe("output", verdict, 0.0)
+            return verdict.allowed
+
+        return ok
+
 
 def _rules_only(guard: InputGuard, text: str, lang: str) -> GuardVerdict:
     hit = match_rules(text)
