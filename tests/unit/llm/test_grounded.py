@@ -91,7 +91,7 @@ async def test_streams_a_cited_answer_without_the_marks() -> None:
     )
     assert [s.id for s in got.sources] == ["returns"]
     assert "".join(deltas).strip() == "Unused items can be returned within 7 days of delivery."
-    assert deltas  # sent as it came (in pieces every 30 ms or at a sentence end)
+    assert deltas  # sent as it came (in pieces every 100 ms or at a sentence end)
     sent = model.requests[0]
     assert sent.purpose == "answer"
     assert "[1] Returns" in sent.messages[1].content and "[2] Coupons" in sent.messages[1].content
