@@ -8,7 +8,9 @@ previous reply, by its label), or `action: {id, payload}`; may switch a fake con
     intent, stage, flow (name or null), step, expecting, slots (subset; null = absent),
     says (substrings of the reply text), not_says, options (labels offered), card (kind),
     answer_source, handoff (true/false), error (an error code the turn must be refused with),
-    writes (how many fake writes have happened so far).
+    writes (how many fake writes have happened so far), shop_writes (how many write calls
+    the fake shop has received so far, refused ones included: a "no" or a blocked injection
+    must leave it unchanged).
 
 Header keys: `name`, `user_id`, `flows` (extra flow files beside the script), `knowledge`
 (true: answer from the default FAQ; off by default so scripts stay fast).
@@ -136,6 +138,9 @@ def _check(h: Harness, turn: dict[str, Any], got: TurnResult | ChatError) -> Non
         assert (got.handoff is not None) == bool(turn["handoff"]), where
     if "writes" in turn:
         assert len(h.writes.writes) == turn["writes"], f"{where}\nwrites={h.writes.writes}"
+    if "shop_writes" in turn:
+        keys = h.orders.write_keys  # every write call passes its idempotency key
+        assert len(keys) == turn["shop_writes"], f"{where}\nshop log={h.orders.log}"
 
 
 def _as_list(v: Any) -> list[str]:

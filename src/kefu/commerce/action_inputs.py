@@ -121,9 +121,11 @@ def options_text(options: Mapping[str, str], lang: str) -> str:
     return sep.join(f"{k}: {v}" if lang != "zh" else f"{k}{v}" for k, v in options.items())
 
 
-def line_label(line: OrderItem, lang: str) -> str:
+def line_label(line: OrderItem, lang: str, *, quantity: bool = True) -> str:
+    """A line as the customer sees it, 保温水杯 500ml（颜色蓝色） ×2; without the quantity,
+    what one unit of it is called."""
     opts = options_text(line.options, lang)
-    qty = f" ×{line.quantity}" if line.quantity > 1 else ""
+    qty = f" ×{line.quantity}" if quantity and line.quantity > 1 else ""
     return f"{line.name}（{opts}）{qty}" if opts else f"{line.name}{qty}"
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from kefu.commerce.action_base import UNVERIFIED, ActionBase
 from kefu.commerce.action_inputs import failed, options_text, text, variant_label, verified_user
 from kefu.commerce.base import ConnectorError
-from kefu.commerce.rules import cents, money
+from kefu.commerce.rules import cents, money, payment_changeable
 from kefu.dialogue.actions import ActionContext, ActionResult
 from kefu.domain.commerce import Product, Variant
 from kefu.domain.types import JsonValue
@@ -97,8 +97,9 @@ class CatalogActions(ActionBase):
 
     async def list_payment_methods(self, ctx: ActionContext) -> ActionResult:
         """The verified customer's payment methods. Slot `payment_purpose`: any (default),
-        modify_payment (not the order's current one), refund (the order's original one and
-        gift cards); the last two read slot `order_id`."""
+        modify_payment (not the order's current one; `invalid` when its payment cannot
+        change), refund (the order's original one and gift cards); the last two read slot
+        `order_id`."""
         user = verified_user(ctx)
         if user is None:
             return UNVERIFIED
@@ -112,6 +113,9 @@ class CatalogActions(ActionBase):
             order = await self._owned_order(ctx, need_identity=True)
             if isinstance(order, ActionResult):
                 return order
+            if purpose == "modify_payment" and not payment_changeable(order):
+                reason = "the order's payment has changed already or has several transactions"
+                return ActionResult(status="invalid", data={"reason": reason})
             original = order.payments[0].payment_method_id if order.payments else None
         try:
             customer = await self._customers.get_customer(ctx.tenant, user)

@@ -167,6 +167,7 @@ class ReadActions(ActionBase):
                 "price": i.price,
                 "quantity": i.quantity,
                 "label": line_label(i, ctx.lang),
+                "unit_label": line_label(i, ctx.lang, quantity=False),
                 "payload": {"item_id": i.item_id, "line": n},
             }
             for n, i in enumerate(got.items)

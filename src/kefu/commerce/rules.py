@@ -227,10 +227,17 @@ def modify_items(
     return Effect(order=new, changed_methods=changed)
 
 
+def payment_changeable(order: Order) -> bool:
+    """Whether the order's payment method can change: it holds exactly one payment."""
+    return len(order.payments) == 1 and order.payments[0].transaction_type == (
+        TransactionType.PAYMENT
+    )
+
+
 def modify_payment(order: Order, owner: Customer, req: ModifyPayment) -> Effect:
     _need_status(order, contains=OrderStatus.PENDING)
     method = _method(owner, req.payment_method_id)
-    if len(order.payments) != 1 or order.payments[0].transaction_type != TransactionType.PAYMENT:
+    if not payment_changeable(order):
         raise _refuse(RefusalCode.INVALID, "the order must have exactly one payment")
     first = order.payments[0]
     if first.payment_method_id == method.payment_method_id:

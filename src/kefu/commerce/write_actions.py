@@ -54,7 +54,8 @@ def _cancel_data(order: Order, reason: str) -> dict[str, JsonValue]:
 
 def _signed_last(order: Order) -> float:
     last = order.payments[-1]
-    return last.amount if last.transaction_type == TransactionType.PAYMENT else -last.amount
+    signed = last.amount if last.transaction_type == TransactionType.PAYMENT else -last.amount
+    return signed or 0.0  # a refund of 0.00 is no difference, not -0.00
 
 
 class WriteActions(ActionBase):

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from kefu.dialogue.flow_model import Step, render
 from kefu.domain.replies import Option
 from kefu.domain.types import JsonValue
-from kefu.nlu.normalize import normalize
+from kefu.nlu.entities.attributes import extract_attributes
+from kefu.nlu.normalize import fold_width, normalize
 
 _ALL = re.compile(r"(都|全部|所有|全都|两个都|both|all of them|all|everything)")
 _ORDINALS_ZH = {"一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8}
@@ -84,7 +85,7 @@ def match_choices(text: str, choices: list[Choice], *, multi: bool) -> list[Choi
     picked = _by_ordinal(norm, choices)
     if picked is not None:
         return [picked]
-    return _by_words(norm, choices, multi=multi)
+    return _by_words(norm, choices, multi=multi, named=_attributes(text))
 
 
 def _by_ordinal(norm: str, choices: list[Choice]) -> Choice | None:
@@ -105,16 +106,21 @@ def _by_ordinal(norm: str, choices: list[Choice]) -> Choice | None:
     return None
 
 
-def _by_words(norm: str, choices: list[Choice], *, multi: bool) -> list[Choice]:
-    """Score each option by the label features found in the text; keep the clear winners."""
-    said = _features(norm)
+def _by_words(
+    norm: str, choices: list[Choice], *, multi: bool, named: list[set[str]]
+) -> list[Choice]:
+    """Score each option by the label features found in the text; keep the clear winners.
+    A colour or size the customer named must be the option's: "navy XL" never picks navy M."""
+    said = _features(norm).union(*named)
     scores: list[tuple[int, Choice]] = []
     for c in choices:
         feats = _features(normalize(c.label))
         for v in _entry_strings(c.entry):
             feats |= _features(normalize(v))
-        scores.append((len(feats & said), c))
-    best = max(s for s, _ in scores)
+        feats |= _option_sizes(c.entry)
+        if all(feats & attr for attr in named):
+            scores.append((len(feats & said), c))
+    best = max((s for s, _ in scores), default=0)
     if best == 0:
         return []
     winners = [c for s, c in scores if s == best]
@@ -132,6 +138,29 @@ def _features(text: str) -> set[str]:
         elif len(tok) >= 2:
             out.add(tok)
     return out
+
+
+def _attributes(text: str) -> list[set[str]]:
+    """Each colour and size the customer named, as the features an option naming it has: a
+    colour's Chinese name ("the black one" → 黑色) and `size:M` ("size M", "M码"), so words
+    in either language choose among the options of a Chinese catalog."""
+    out: list[set[str]] = []
+    for e in extract_attributes(fold_width(text)):
+        zh = e.extra.get("zh")
+        if e.type == "color" and isinstance(zh, str):
+            out.append(_features(zh))
+        elif e.type == "size":
+            out.append({f"size:{e.value.lower()}"})
+    return out
+
+
+def _option_sizes(entry: dict[str, JsonValue]) -> set[str]:
+    """`size:X` for each option value of an entry (order lines and variants carry
+    `options`), matched only by a size the customer named."""
+    options = entry.get("options")
+    if not isinstance(options, dict):
+        return set()
+    return {f"size:{v.lower()}" for v in options.values() if isinstance(v, str)}
 
 
 def _entry_strings(entry: dict[str, JsonValue]) -> list[str]:

@@ -250,7 +250,8 @@ def set_value(value: JsonValue, slots: dict[str, JsonValue]) -> JsonValue:
 
 
 def render(template: str, slots: dict[str, JsonValue]) -> str:
-    """Fill `{slot}` and `{slot.field}` from slot values; unknown names render empty."""
+    """Fill `{slot}` and `{slot.field}` from slot values; unknown names render empty.
+    A float is an amount of money in a flow's texts and shows two decimals (158.00)."""
 
     def sub(m: re.Match[str]) -> str:
         cur = resolve(m.group(1), slots)
@@ -258,6 +259,8 @@ def render(template: str, slots: dict[str, JsonValue]) -> str:
             return ""
         if isinstance(cur, list):
             return ", ".join(str(x) for x in cur if x is not None)
+        if isinstance(cur, float):
+            return f"{cur:.2f}"
         return str(cur)
 
     return _TEMPLATE.sub(sub, template)

@@ -104,7 +104,8 @@ class Customer:
     created_at: float | None = None
 
     def display_name(self, lang: str) -> str:
-        if lang == "zh" and not self.first_name.isascii():
+        # A Chinese name is family name first in either language (张伟, not "伟 张").
+        if not self.first_name.isascii():
             return f"{self.last_name}{self.first_name}"
         return f"{self.first_name} {self.last_name}".strip()
 

@@ -132,6 +132,10 @@ async def test_list_order_items_gives_each_line_its_own_option(registry: ActionR
         {"item_id": "1001-N-M", "line": 2},
     ]
     assert items[0]["label"] == "保温水杯 500ml（颜色蓝色）"  # type: ignore[index]
+    two = await run(registry, "list_order_items", user=ZHANG, order_id="KF202611200001")
+    line = two.data["items"][0]  # type: ignore[index]
+    assert line["label"] == "纯棉圆领T恤（颜色白色，尺码M） ×2"  # type: ignore[index]
+    assert line["unit_label"] == "纯棉圆领T恤（颜色白色，尺码M）"  # type: ignore[index]
 
 
 async def test_reads_refuse_another_customers_order(registry: ActionRegistry) -> None:
@@ -234,6 +238,11 @@ async def test_modify_items(registry: ActionRegistry) -> None:
     missing = await run(registry, "modify_items", order_id="KF202611200001", user=ZHANG,
                         item_ids="1001-W-M", new_item_ids="1001-K-M")  # fmt: skip
     assert missing.status == "invalid" and missing.data["missing"] == ["payment_method_id"]
+    same = await run(registry, "modify_items", order_id="KF202611200001", user=ZHANG,
+                     item_ids="1001-W-M", new_item_ids="1001-K-M",
+                     payment_method_id="gift_1001")  # fmt: skip
+    # the same price: a difference of 0.00, which a summary must not show as -0.00
+    assert same.status == "ok" and str(same.data["price_difference"]) == "0.0"
 
 
 async def test_modify_items_by_button_payloads(registry: ActionRegistry) -> None:
@@ -337,6 +346,17 @@ async def test_list_payment_methods_for_each_purpose(registry: ActionRegistry) -
     refund = await run(registry, "list_payment_methods", user=ZHANG, order_id="KF202611020013",
                        payment_purpose="refund")  # fmt: skip
     assert ids(refund) == ["card_1001", "gift_1001"]
+
+
+async def test_a_changed_payment_offers_no_methods_to_change_to(registry: ActionRegistry) -> None:
+    slots: dict[str, Any] = {"user": ZHANG, "order_id": "KF202611200001"}
+    changed = await run(registry, "modify_payment", payment_method_id="alipay_1001", **slots)
+    assert changed.status == "ok"
+    again = await run(registry, "list_payment_methods", payment_purpose="modify_payment", **slots)
+    assert again.status == "invalid" and "payment_methods" not in again.data
+    # the shop refuses the write as well, for a flow that asks anyway
+    refused = await run(registry, "modify_payment", payment_method_id="gift_1001", **slots)
+    assert refused.status == "invalid"
 
 
 async def test_create_ticket(registry: ActionRegistry, shop: FakeOrderService) -> None:

@@ -45,6 +45,7 @@ def test_every_status_and_courier_and_chinese_customers() -> None:
     for c in shop.customers:
         assert re.fullmatch(r"1[3-9]\d{9}", c.phone)
         assert re.fullmatch(r"[\u4e00-\u9fff]{2,4}", c.display_name("zh"))
+        assert c.display_name("en") == c.display_name("zh")  # 张伟 in English too, not "伟 张"
         a = c.address
         assert a is not None and a.state.endswith(("省", "市")) and a.city.endswith("市")
         assert a.district.endswith("区") and re.fullmatch(r"\d{6}", a.zip)
