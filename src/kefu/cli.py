@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from typing import Annotated, Any
 
 import httpx
@@ -46,9 +47,16 @@ def serve(
 ) -> None:
     """Serve the chat API, the WebSocket and the web chat page."""
     import uvicorn
+    from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 
     from kefu.api.app import create_app
 
+    # One BLAS thread: the server multiplies small matrices (a sentence at a time), and
+    # OpenBLAS's idle worker threads spin; under load they burned a whole core
+    # (bench/llm_path.py: 1.19 -> 0.32 cores at the same load). OPENBLAS_NUM_THREADS set by
+    # the operator is left alone.
+    if "OPENBLAS_NUM_THREADS" not in os.environ:
+        threadpool_limits(limits=1)
     settings = Settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(message)s")
