@@ -181,3 +181,41 @@ def test_multi_choice_escaping_and_queue_with_a_scripted_socket(
     assert len(sockets) >= 2
     assert page.evaluate(f"window.localStorage.getItem({SESSION_KEY!r})") == "s-mock"
     context.close()
+
+
+def test_a_return_in_english_with_checkboxes_and_buttons(
+    browser: Any, kefu_server: str, tmp_path: Path
+) -> None:
+    """A write flow from the page against the built-in demo shop: verify, pick the order,
+    tick an item, pick the refund method, confirm; the order then shows the return."""
+    from playwright.sync_api import expect
+
+    context = browser.new_context(viewport={"width": 414, "height": 860}, locale="en-US")
+    page = context.new_page()
+    page_errors: list[str] = []
+    page.on("pageerror", lambda exc: page_errors.append(str(exc)))
+    page.goto(f"{kefu_server}/")
+    expect(page.locator("#conn")).to_have_attribute("data-state", "online")
+    bot = page.locator(".row-bot .bubble")
+
+    _send(page, "I want to return something")
+    expect(bot.last).to_contain_text("verify")
+    _send(page, "my email is u1002@example.cn")
+    expect(bot.filter(has_text="verified")).to_have_count(1)
+    _send(page, "KF202611100003")
+    boxes = page.locator(".options").last.locator("input[type=checkbox]")
+    expect(boxes.first).to_be_enabled()
+    boxes.first.check()
+    page.locator(".options").last.locator("button.confirm").click()
+    methods = page.locator(".options").last.locator("button.option")
+    expect(methods.first).to_be_enabled()
+    methods.first.click()
+    expect(bot.last).to_contain_text("confirm")
+    page.locator(".options").last.get_by_role("button", name="Yes").click()
+    expect(bot.filter(has_text="is requested")).to_have_count(1)
+
+    _send(page, "what is the status of order KF202611100003")
+    expect(bot.last).to_contain_text("return requested")
+    page.screenshot(path=str(tmp_path / "return-en.png"), full_page=True)
+    assert page_errors == []
+    context.close()

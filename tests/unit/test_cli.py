@@ -33,3 +33,19 @@ def test_chat_in_process_with_buttons(runner: CliRunner, tmp_path: Path) -> None
     assert "请问您要查询的订单号" in out  # button 1 started the order-status flow
     assert "已发货" in out and "KF202611180002" in out
     assert (tmp_path / "kefu.db").exists()  # the conversation was stored
+
+
+def test_chat_in_process_runs_a_write_flow(runner: CliRunner, tmp_path: Path) -> None:
+    """`kefu chat` on the demo shop: verify by name + zip, cancel a pending order with a
+    reason, confirm; a new question then shows the order cancelled."""
+    lines = "\n".join(
+        ["我要取消订单", "张伟 200120", "KF202611200001", "拍错了", "是",
+         "查一下订单 KF202611200001", "/quit", ""]
+    )  # fmt: skip
+    result = runner.invoke(app, ["chat"], input=lines)
+    assert result.exit_code == 0, result.output
+    out = result.output
+    assert "已验证" in out
+    assert "请确认：取消订单 KF202611200001" in out
+    assert "订单 KF202611200001 已取消" in out
+    assert "当前状态：已取消" in out  # the status question reads the changed order
