@@ -39,6 +39,8 @@ from kefu.domain.events import (
 from kefu.domain.replies import Option, OptionsReply, Reply, TextReply
 from kefu.domain.types import JsonValue
 from kefu.nlu.base import NluResult
+from kefu.nlu.normalize import normalize
+from kefu.nlu.pipeline import message_length
 
 log = logging.getLogger(__name__)
 
@@ -265,7 +267,12 @@ class FlowEngine:
                 value = ent.value
             elif turn.payload is not None and step.collect in turn.payload:
                 value = str(turn.payload[step.collect])
-            elif step.prefill_text and turn.payload is None and turn.text.strip():
+            elif (
+                step.prefill_text
+                and turn.payload is None
+                and turn.text.strip()
+                and message_length(normalize(turn.text)) >= step.prefill_min
+            ):
                 value = turn.text.strip()
             if value is not None:
                 tracker.record(SlotSet(ts=now, name=step.collect, value=value))

@@ -78,7 +78,10 @@ class Step(BaseModel):
     collect: str | None = None
     entity: str | None = None  # entity type that fills the slot; default: the slot name
     from_text: bool = False  # else take the whole message as the value
-    prefill_text: bool = False  # the message that started the flow fills this slot
+    prefill_text: bool = False  # the message that started the flow fills this slot...
+    # ...when it is at least this long (a CJK character counts 1, a Latin word 2): "我要投诉"
+    # alone is the request, not the complaint, and the step asks for the details.
+    prefill_min: int = Field(default=0, ge=0, le=500)
     validate_with: str | None = Field(default=None, alias="validate")
     ask: LocalText | None = None
     reask: LocalText | None = None
