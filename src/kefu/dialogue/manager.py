@@ -331,7 +331,7 @@ class DialogueManager:
         """An LLM-written text as it may be sent (the output guard)."""
         if self._guards is None:
             return text_out
-        said = [h.text for h in state.history if h.role == "user"]
+        said = _customer_texts(state)
         return self._guards.check_reply(text_out, lang=lang, customer_texts=said)
 
     async def _answer(
@@ -347,7 +347,7 @@ class DialogueManager:
         if self._grounded is not None and model_ok:
             check = None
             if self._guards is not None:  # streamed text is checked before it is sent
-                said = [h.text for h in state.history if h.role == "user"]
+                said = _customer_texts(state)
                 check = self._guards.stream_check(lang=lang, customer_texts=said)
             return await self._grounded.answer(
                 question, lang=lang, tenant=tenant, on_delta=on_delta, partial_check=check
@@ -542,6 +542,11 @@ class DialogueManager:
 def _check_session_id(session_id: str) -> None:
     if not SESSION_ID_RE.match(session_id):
         raise ChatError("invalid_session_id", "session ids are 1-64 letters, digits, _ or -", 422)
+
+
+def _customer_texts(state: DialogueState) -> list[str]:
+    """What the customer wrote in this session (personal data in it may be said back)."""
+    return [h.text for h in state.history if h.role == "user"]
 
 
 def _label_of(state: DialogueState, option_id: str) -> str | None:

@@ -23,6 +23,7 @@ from kefu.knowledge.base import KnowledgeAnswer, Source
 from kefu.knowledge.model import Candidate
 from kefu.llm.base import ChatMessage, ChatModel, LlmError, LlmRequest, close_stream
 from kefu.llm.prompts import render
+from kefu.safety.guards import grounded
 from kefu.safety.pii import PiiVault
 
 log = logging.getLogger(__name__)
@@ -40,8 +41,6 @@ AnswerCheck = Callable[[str, dict[str, str]], bool]
 
 NONE_MARK = "[NONE]"
 _CITE = re.compile(r"\s?[\[【](\d{1,2})[\]】]")
-_CJK = re.compile(r"[\u3400-\u9fff]")
-_WORD = re.compile(r"[a-z0-9]{2,}")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -53,7 +52,8 @@ class GroundedPolicy:
     # decides relevance and may answer [NONE]).
     floor_below_suggest: float = 0.15
     # Share of the answer's content tokens (CJK characters, Latin words) that must occur in
-    # the cited passages: a cheap guard against answers made up around a citation.
+    # the cited passages (kefu.safety.guards.grounded, which also wants every number of the
+    # answer in them): a cheap guard against answers made up around a citation.
     min_overlap: float = 0.35
 
 
@@ -61,20 +61,6 @@ class GroundedPolicy:
 class GroundedResult:
     answer: KnowledgeAnswer
     outcome: str  # faq | llm | none | rejected | error | extractive
-
-
-def content_tokens(text: str) -> list[str]:
-    low = text.lower()
-    return _CJK.findall(low) + _WORD.findall(low)
-
-
-def overlap(answer: str, passages: Sequence[str]) -> float:
-    """Share of the answer's content tokens found in the passages (0..1)."""
-    tokens = content_tokens(_CITE.sub("", answer))
-    if not tokens:
-        return 0.0
-    pool = set(content_tokens(" ".join(passages)))
-    return sum(1 for t in tokens if t in pool) / len(tokens)
 
 
 class CitationFilter:
@@ -274,10 +260,9 @@ class GroundedAnswerer:
         return [chosen[n - 1] for n in dict.fromkeys(numbers)]
 
     def _passes(self, text: str, cited: Sequence[Candidate], passages: dict[str, str]) -> bool:
-        given = [passages[c.entry_id] for c in cited]
-        share = overlap(text, given)
-        if share < self.policy.min_overlap:
-            log.info("llm.grounded_rejected why=low_overlap share=%.2f", share)
+        ids = [c.entry_id for c in cited]
+        if not grounded(text, passages, ids, min_overlap=self.policy.min_overlap):
+            log.info("llm.grounded_rejected why=not_grounded")
             return False
         if self._check is not None and not self._check(text, passages):
             log.info("llm.grounded_rejected why=output_check")

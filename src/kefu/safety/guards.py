@@ -703,11 +703,14 @@ class InputGuard:
         if self._index is not None:
             self._index.build()
 
-    def check(self, text: str, *, lang: str, vector: Vectors | None = None) -> GuardVerdict:
-        """`vector`: the embedding of `kefu.nlu.normalize.normalize(text)` if the NLU has it."""
+    def check(
+        self, text: str, *, lang: str, vector: Vectors | None = None, semantic: bool = True
+    ) -> GuardVerdict:
+        """`vector`: the embedding of `kefu.nlu.normalize.normalize(text)` if the NLU has it.
+        `semantic=False`: the rules only (no embedding)."""
         start = time.perf_counter()
         try:
-            verdict = self._check(text, vector)
+            verdict = self._check(text, vector, semantic)
         except Exception:  # a guard bug must not take the turn down; rules are logged
             log.exception("safety.input_guard_failed chars=%d", len(text))
             verdict = OK_VERDICT
@@ -724,13 +727,13 @@ class InputGuard:
             self._metrics.observe("input", verdict, time.perf_counter() - start)
         return verdict
 
-    def _check(self, text: str, vector: Vectors | None) -> GuardVerdict:
+    def _check(self, text: str, vector: Vectors | None, semantic: bool) -> GuardVerdict:
         if not text.strip():
             return OK_VERDICT
         hit = match_rules(text)
         if hit is not None:
             return GuardVerdict(False, hit[0], 1.0, f"rule:{hit[1]}")
-        if self._index is None:
+        if self._index is None or not semantic:
             return OK_VERDICT
         try:
             s = self._index.score(self._vectors(text, vector), k=self.thresholds.k)

@@ -18,13 +18,11 @@ from prometheus_client import CollectorRegistry
 
 from kefu.nlu.base import Embedder
 from kefu.safety.guards import (
-    OK_VERDICT,
     GuardMetrics,
     GuardVerdict,
     InputGuard,
     OutputGuard,
     load_output_policy,
-    match_rules,
     refusal_text,
 )
 from kefu.safety.pii import default_detector
@@ -119,8 +117,7 @@ class TurnGuards:
         if not self.settings.input_guard:
             return None
         started = time.perf_counter()
-        guard = self._input()
-        verdict = guard.check(text, lang=lang) if semantic else _rules_only(guard, text, lang)
+        verdict = self._input().check(text, lang=lang, semantic=semantic)
         self.metrics.observe("input", verdict, time.perf_counter() - started)
         return None if verdict.allowed else verdict
 
@@ -161,10 +158,3 @@ class TurnGuards:
             return verdict.allowed
 
         return ok
-
-
-def _rules_only(guard: InputGuard, text: str, lang: str) -> GuardVerdict:
-    hit = match_rules(text)
-    if hit is None:
-        return OK_VERDICT
-    return GuardVerdict(False, hit[0], 1.0, f"rule:{hit[1]}")

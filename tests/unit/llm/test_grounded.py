@@ -13,7 +13,8 @@ from kefu.knowledge.base import KnowledgeAnswer, Source
 from kefu.knowledge.model import Candidate, Passage
 from kefu.knowledge.settings import AnswerPolicy
 from kefu.llm.base import LlmUnavailable
-from kefu.llm.grounded import CitationFilter, GroundedAnswerer, overlap
+from kefu.llm.grounded import CitationFilter, GroundedAnswerer
+from kefu.safety.guards import grounded
 from kefu.testing.fake_llm import FakeChatModel, Reply
 
 RETURNS = "Unused items can be returned within 7 days of delivery. Shipping is paid by the shop."
@@ -161,9 +162,10 @@ def test_citation_filter_handles_marks_split_across_pieces() -> None:
     assert "".join(g.feed(p) for p in ["[", "NO", "NE", "]"]) + g.flush() == ""
 
 
-def test_overlap_counts_cjk_characters_and_words() -> None:
-    assert overlap("七天内可以退货 [1]", ["商品签收后七天内可以无理由退货"]) == 1.0
-    assert overlap("we give free phones", [RETURNS]) < 0.35
+def test_grounding_counts_cjk_characters_and_words() -> None:
+    passage = {"a": "商品签收后七天内可以无理由退货"}
+    assert grounded("七天内可以退货 [1]", passage, ["a"], min_overlap=1.0)
+    assert not grounded("we give free phones", {"r": RETURNS}, ["r"], min_overlap=0.35)
 
 
 @pytest.mark.parametrize("lang", ["zh", "en"])
